@@ -1,0 +1,26 @@
+module sip-router.org/core
+
+go 1.26
+
+require github.com/emiago/sipgo v1.7.2
+
+require (
+	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/gobwas/pool v0.2.1 // indirect
+	github.com/gobwas/ws v1.3.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	golang.org/x/sync v0.16.0 // indirect
+	golang.org/x/sys v0.24.0 // indirect
+)
+
+replace sip-router.org/modules => ../modules
+
+replace sip-router.org/modules_k => ../modules_k
+
+replace sip-router.org/modules_s => ../modules_s
+
+replace sip-router.org/flavors => ../flavors
+
+replace sip-router.org/tools => ../tools
+
+replace sip-router.org/packaging => ../packaging

@@ -1,0 +1,10 @@
+// Command kamailio is the kamailio SIP server: the core with the modules its
+// manifest (flavors/kamailio.toml) selects, imported by the generated
+// zmodules.go.
+package main
+
+//go:generate go run sip-router.org/tools/cmd/flavorgen -manifest flavors/kamailio.toml
+
+import "sip-router.org/core/server"
+
+func main() { server.Main(&theFlavor) }

@@ -1,0 +1,89 @@
+package authdb_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"sip-router.org/core/digest"
+	"sip-router.org/core/siptest"
+	"sip-router.org/core/sr"
+)
+
+// BenchmarkAuthorizeFailure measures www_authorize (and the challenge
+// that follows) for an unknown user and for a known user with a wrong
+// password. The work is meant to be the same (one query, one HA1, one
+// response), so the two times should be close. The two requests alternate
+// within one loop, so that warm-up and garbage collection weigh on both
+// alike; the metrics ns/unknown and ns/wrong are their mean times. It is a
+// benchmark, not an assertion: compare the two numbers.
+func BenchmarkAuthorizeFailure(b *testing.B) {
+	for _, calc := range []int{0, 1} {
+		b.Run(fmt.Sprintf("calculate_ha1=%d", calc), func(b *testing.B) {
+			url := sqliteURL(b)
+			fillSubscriber(b, url)
+			col := map[int]string{0: "ha1", 1: "password"}[calc]
+			s := siptest.NewScript(b, fmt.Sprintf(`
+loadmodule "sl.so"
+loadmodule "db_sqlite.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+modparam("auth_db", "db_url", "%s")
+modparam("auth_db", "calculate_ha1", %d)
+modparam("auth_db", "password_column", "%s")
+route {
+	if (!www_authorize("", "subscriber")) { www_challenge("", "0"); }
+}
+`, url, calc, col))
+			base := `REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1
+From: <sip:USER@example.com>;tag=ft
+To: <sip:USER@example.com>
+Call-ID: cid
+CSeq: 1 REGISTER
+`
+			s.Run(b, strings.ReplaceAll(base, "USER", "alice"))
+			rs := s.Core.Replies()
+			if len(rs) != 1 || rs[0].StatusCode != 401 {
+				b.Fatalf("no challenge: %v", rs)
+			}
+			ch := parseChallenge(b, rs[0].GetHeader("WWW-Authenticate").Value()).params
+			reqs := map[string]*sip.Request{}
+			for _, user := range []string{"zz-nouser", "alice"} {
+				cr := creds{username: user, realm: ch["realm"], nonce: ch["nonce"], uri: "sip:example.com"}
+				reqs[user] = siptest.Request(b, strings.ReplaceAll(base, "USER", user)+
+					"Authorization: "+cr.value("REGISTER", digest.HA1(user, "example.com", "wrong-password"))+"\n")
+			}
+			run := func(user string) time.Duration {
+				c := s.Ctx(reqs[user].Clone(), "", "")
+				start := time.Now()
+				s.Loaded.Script.Run(c, sr.RouteRequest, "")
+				return time.Since(start)
+			}
+			var unknown, wrong time.Duration
+			s.Core.Reset()
+			b.ResetTimer()
+			for i := range b.N {
+				if i%2 == 0 {
+					unknown += run("zz-nouser")
+					wrong += run("alice")
+				} else {
+					wrong += run("alice")
+					unknown += run("zz-nouser")
+				}
+				if i%256 == 255 {
+					s.Core.Reset()
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(unknown.Nanoseconds())/float64(b.N), "ns/unknown")
+			b.ReportMetric(float64(wrong.Nanoseconds())/float64(b.N), "ns/wrong")
+			if rs := s.Core.Replies(); len(rs) == 0 || rs[len(rs)-1].StatusCode != 401 {
+				b.Fatalf("the last run was not challenged: %v", rs)
+			}
+		})
+	}
+}
