@@ -245,8 +245,8 @@ func TestDumpAndStats(t *testing.T) {
 		fmt.Sprint(d["AoRs"]) != "[alice bob]" {
 		t.Errorf("Dump: %#v", d)
 	}
-	doms, _ = s.Dump(&rpc.Request{}, func(r *Record[tc], _ time.Time) map[string]any { return map[string]any{"n": len(r.Contacts)} })
-	if fmt.Sprint(doms[1].(map[string]any)["AoRs"]) != "[map[n:2] map[n:1]]" {
+	doms, _ = s.Dump(&rpc.Request{}, func(c *tc, _ time.Time) map[string]any { return map[string]any{"c": c.URI} })
+	if fmt.Sprint(doms[1].(map[string]any)["AoRs"]) != "[map[AoR:alice Contacts:[map[c:sip:a1] map[c:sip:a2]]] map[AoR:bob Contacts:[map[c:sip:b]]]]" {
 		t.Errorf("Dump: %#v", doms[1])
 	}
 	if _, err := s.Dump(&rpc.Request{Params: []string{"full"}}, nil); !errors.Is(err, rpc.ErrParams) {

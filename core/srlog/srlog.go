@@ -3,6 +3,7 @@
 package srlog
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 )
@@ -52,27 +53,70 @@ func ParseLevel(s string) (int, bool) {
 	if lv, ok := levelByName(name); ok {
 		return lv, true
 	}
-	if len(name) > 2 && strings.HasPrefix(name, "L_") {
-		switch name[2] {
-		case 'A':
-			return LAlert, true
-		case 'B':
-			return LBug, true
-		case 'C':
-			return LCrit, true
-		case 'E':
-			return LErr, true
-		case 'W':
-			return LWarn, true
-		case 'N':
-			return LNotice, true
-		case 'I':
-			return LInfo, true
-		case 'D':
-			return LDbg, true
-		}
+	if !strings.HasPrefix(name, "L_") {
+		return 0, false
+	}
+	return levelByLetter(name)
+}
+
+// ParseLevelSER reads a level as SER's xlog does: a name ParseLevel
+// reads, or any other of three characters or more by its third letter,
+// with or without "L_".
+func ParseLevelSER(s string) (int, bool) {
+	name := strings.ToUpper(strings.TrimSpace(s))
+	if lv, ok := levelByName(name); ok {
+		return lv, true
+	}
+	return levelByLetter(name)
+}
+
+// levelByLetter reads a level name by its third letter (the one after
+// "L_").
+func levelByLetter(name string) (int, bool) {
+	if len(name) < 3 {
+		return 0, false
+	}
+	switch name[2] {
+	case 'A':
+		return LAlert, true
+	case 'B':
+		return LBug, true
+	case 'C':
+		return LCrit, true
+	case 'E':
+		return LErr, true
+	case 'W':
+		return LWarn, true
+	case 'N':
+		return LNotice, true
+	case 'I':
+		return LInfo, true
+	case 'D':
+		return LDbg, true
 	}
 	return 0, false
+}
+
+// Script writes a line of the script (xlog and the like) at Kamailio
+// level k to l (slog.Default when nil), when l lets that level through:
+// text is only called then. The line loses one trailing newline (LF or
+// CRLF), gets prefix in front and is cut to max bytes (0: no limit); it
+// carries source=script and attrs.
+func Script(l *slog.Logger, k int, prefix string, max int, text func() string, attrs ...any) {
+	if l == nil {
+		l = slog.Default()
+	}
+	sl := Level(k)
+	ctx := context.Background()
+	if !l.Enabled(ctx, sl) {
+		return
+	}
+	line := strings.TrimSuffix(text(), "\n")
+	line = prefix + strings.TrimSuffix(line, "\r")
+	if max > 0 && len(line) > max {
+		line = line[:max]
+	}
+	l.Log(ctx, sl, line, append([]any{"source", "script"}, attrs...)...)
 }
 
 func levelByName(name string) (int, bool) {

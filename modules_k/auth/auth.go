@@ -12,7 +12,6 @@
 package auth
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,10 +64,9 @@ type Auth struct {
 	RPIDSuffix string `modparam:"rpid_suffix"`
 	RPIDAVP    string `modparam:"rpid_avp"`
 
-	nonces   *nonce.Nonces
+	guard    *nonce.Guard
 	qopFlags int
 	rpid     sr.Getter
-	dummy    string // the password of users that do not exist
 	sl       statelessReplier
 }
 
@@ -160,20 +158,22 @@ func (a *Auth) Init(env *module.InitEnv) error {
 		return fmt.Errorf("module sl (%T) does not offer stateless replies", dep)
 	}
 	a.sl = sl
-	if len(a.Secret) > 0 && len(a.Secret) < 16 {
-		env.Log.Warn("auth: the secret is shorter than 16 characters; nonces are only as strong as it is")
-	}
 	size := 0
 	if !a.NonceReuse && (a.NonceCount || a.OneTimeNonce) {
 		size = max(a.NCArraySize, a.OTNInFlightNo)
 	}
-	a.nonces = nonce.New(nonce.Config{
+	a.guard = nonce.NewGuard(env.Log, a.nonceConfig(size))
+	return nil
+}
+
+// nonceConfig is the configuration of the nonces, with a table of size
+// entries (0: none).
+func (a *Auth) nonceConfig(size int) nonce.Config {
+	return nonce.Config{
 		Secret: []byte(a.Secret), Label: "sip-router auth",
 		Expire: time.Duration(a.NonceExpire) * time.Second, MaxDrift: time.Duration(a.NonceAuthMaxDrift) * time.Second,
 		TableSize: size, NonceCount: a.NonceCount, OneTime: a.OneTimeNonce,
-	})
-	a.dummy = hex.EncodeToString(nonce.RandomBytes(16))
-	return nil
+	}
 }
 
 // HeaderKind says which credentials and challenge headers are meant:
@@ -268,7 +268,7 @@ func (a *Auth) PreAuth(c *sr.Ctx, realm string, k HeaderKind) (*Creds, Result) {
 	if cr == nil {
 		return nil, NoCredentials
 	}
-	r := a.checkNonce(c, cr, false)
+	r := result(a.guard.CheckNonce(c, cr, false))
 	if r == Stale {
 		getState(c).stale[k] = true
 	}
@@ -278,28 +278,18 @@ func (a *Auth) PreAuth(c *sr.Ctx, realm string, k HeaderKind) (*Creds, Result) {
 	return cr, Proceed
 }
 
-// checkNonce validates the nonce of cr for the request of c; commit
-// records the use in the table of nonces.
-func (a *Auth) checkNonce(c *sr.Ctx, cr *Creds, commit bool) Result {
-	switch a.nonces.Check(c, cr.Nonce, cr.QOP != "", cr.NCValue, commit) {
-	case nonce.Invalid:
-		return Invalid
-	case nonce.Stale:
-		return Stale
-	}
-	return Proceed
+// result is the Result of a nonce check.
+func result(r nonce.Result) Result {
+	return [...]Result{nonce.OK: Proceed, nonce.Stale: Stale, nonce.Invalid: Invalid}[r]
 }
 
 // Verify reports whether the credentials' response is right for ha1 (the
 // hex MD5 of user:realm:password), comparing in constant time.
 func (a *Auth) Verify(c *sr.Ctx, cr *Creds, ha1 string) bool { return digest.Verify(c, cr, ha1) }
 
-// DummyHA1 is the HA1 of a user that does not exist: computed from a
-// random password the way a real one is, so that the work done for an
-// unknown user and for a wrong password is the same.
-func (a *Auth) DummyHA1(username, realm string) string {
-	return digest.HA1(username, realm, a.dummy)
-}
+// DummyHA1 is the HA1 of a user that does not exist (see
+// nonce.Guard.DummyHA1).
+func (a *Auth) DummyHA1(username, realm string) string { return a.guard.DummyHA1(username, realm) }
 
 // PostAuth runs after a right response: it records the nonce's use (nc
 // or one-time) — refusing it as Stale when a copy of the request got
@@ -312,12 +302,9 @@ func (a *Auth) PostAuth(c *sr.Ctx, cr *Creds) Result {
 	if cr == nil {
 		return NoCredentials
 	}
-	if r := a.checkNonce(c, cr, true); r != Proceed {
-		if r == Stale {
-			getState(c).stale[cr.Kind] = true
-		}
-		return r
+	r := result(a.guard.Commit(c, cr))
+	if r == Stale {
+		getState(c).stale[cr.Kind] = true
 	}
-	digest.Authorize(c, cr)
-	return Proceed
+	return r
 }

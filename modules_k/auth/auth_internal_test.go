@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,33 +9,29 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sip-router.org/core/digest"
+	"sip-router.org/core/digest/digesttest"
 	"sip-router.org/core/digest/nonce"
 	"sip-router.org/core/sr"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-func newTestAuth(t *testing.T) (*Auth, *clock) {
+func newTestAuth(t *testing.T) (*Auth, *digesttest.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := digesttest.NewClock()
 	a := &Auth{
 		NonceExpire: 300, NonceAuthMaxDrift: 3, NonceCount: true, OneTimeNonce: true,
 		NCArraySize: 64, OTNInFlightNo: 16,
 	}
-	a.nonces = testNonces(a, clk, max(a.NCArraySize, a.OTNInFlightNo))
-	a.dummy = "dummy"
+	a.guard = &nonce.Guard{Nonces: testNonces(a, clk, max(a.NCArraySize, a.OTNInFlightNo))}
 	return a, clk
 }
 
 // testNonces are the nonces Init would set up, on the test's clock, with
 // a table of size entries (0: none).
-func testNonces(a *Auth, clk *clock, size int) *nonce.Nonces {
+func testNonces(a *Auth, clk *digesttest.Clock, size int) *nonce.Nonces {
 	return nonce.New(nonce.Config{
 		Secret: []byte("test secret"), Label: "sip-router auth",
 		Expire: time.Duration(a.NonceExpire) * time.Second, MaxDrift: time.Duration(a.NonceAuthMaxDrift) * time.Second,
-		TableSize: size, NonceCount: a.NonceCount, OneTime: a.OneTimeNonce, Now: clk.now,
+		TableSize: size, NonceCount: a.NonceCount, OneTime: a.OneTimeNonce, Now: clk.Now,
 	})
 }
 
@@ -53,45 +48,9 @@ func issue(t *testing.T, a *Auth, c *sr.Ctx) string {
 	return n
 }
 
-func request(t *testing.T, method, extra string) *sr.Ctx {
-	t.Helper()
-	text := method + " sip:bob@example.com SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1\r\n" +
-		"From: <sip:alice@example.com>;tag=ft\r\n" +
-		"To: <sip:alice@example.com>\r\n" +
-		"Call-ID: cid-1\r\n" +
-		"CSeq: 1 " + method + "\r\n" + extra + "Content-Length: 0\r\n\r\n"
-	m, err := sip.ParseMessage([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := m.(*sip.Request)
-	return &sr.Ctx{
-		Req: req, OrigRURI: req.Recipient.String(),
-		Rcv: sr.RecvInfo{Proto: "udp", Src: netip.MustParseAddrPort("192.0.2.10:5060")},
-		Log: slog.New(slog.DiscardHandler), AVPs: sr.NewAVPList(), RC: 1, Q: sr.QUnset,
-	}
-}
-
-// answerCtx builds a request carrying an answer to nonce.
-func answerCtx(t *testing.T, a *Auth, nonce, qop, nc string) *sr.Ctx {
-	t.Helper()
-	cr := &digest.Credentials{Username: "alice", Realm: "example.com", Nonce: nonce, URI: "sip:example.com", QOP: qop, NC: nc, CNonce: "cn"}
-	if qop == "" {
-		cr.NC, cr.CNonce = "", ""
-	}
-	ha1 := digest.HA1("alice", "example.com", "pw")
-	v := `Digest username="alice", realm="example.com", nonce="` + nonce + `", uri="sip:example.com", response="` +
-		cr.ExpectedResponse("REGISTER", nil, ha1) + `"`
-	if qop != "" {
-		v += ", qop=" + qop + ", nc=" + nc + `, cnonce="cn"`
-	}
-	return request(t, "REGISTER", "Authorization: "+v+"\r\n")
-}
-
 func TestNonceLifecycle(t *testing.T) {
 	a, clk := newTestAuth(t)
-	issueNow := func() string { return issue(t, a, request(t, "REGISTER", "")) }
+	issueNow := func() string { return issue(t, a, digesttest.Request(t, "REGISTER", "")) }
 	pre := func(c *sr.Ctx) Result { _, r := a.PreAuth(c, "example.com", WWW); return r }
 	post := func(c *sr.Ctx) Result {
 		cr, r := a.PreAuth(c, "example.com", WWW)
@@ -106,10 +65,10 @@ func TestNonceLifecycle(t *testing.T) {
 
 	// One-time use without qop.
 	n := issueNow()
-	if r := post(answerCtx(t, a, n, "", "")); r != Proceed {
+	if r := post(digesttest.AnswerRequest(t, n, "", "")); r != Proceed {
 		t.Fatalf("first use: %v", r)
 	}
-	c := answerCtx(t, a, n, "", "")
+	c := digesttest.AnswerRequest(t, n, "", "")
 	if r := pre(c); r != Stale || !getState(c).stale[WWW] {
 		t.Fatalf("second use: %v", r)
 	}
@@ -120,39 +79,39 @@ func TestNonceLifecycle(t *testing.T) {
 		nc   string
 		want Result
 	}{{"00000001", Proceed}, {"00000001", Stale}, {"00000005", Proceed}, {"00000004", Stale}, {"ffffffff", Proceed}, {"ffffffff", Stale}} {
-		if r := post(answerCtx(t, a, n, "auth", s.nc)); r != s.want {
+		if r := post(digesttest.AnswerRequest(t, n, "auth", s.nc)); r != s.want {
 			t.Fatalf("nc %s: %v, want %v", s.nc, r, s.want)
 		}
 	}
 
 	// Expiry and drift.
 	n = issueNow()
-	clk.t = clk.t.Add(300 * time.Second)
-	if r := pre(answerCtx(t, a, n, "", "")); r != Proceed {
+	clk.T = clk.T.Add(300 * time.Second)
+	if r := pre(digesttest.AnswerRequest(t, n, "", "")); r != Proceed {
 		t.Fatalf("at expiry: %v", r)
 	}
-	clk.t = clk.t.Add(time.Second)
-	if r := pre(answerCtx(t, a, n, "", "")); r != Stale {
+	clk.T = clk.T.Add(time.Second)
+	if r := pre(digesttest.AnswerRequest(t, n, "", "")); r != Stale {
 		t.Fatalf("after expiry: %v", r)
 	}
-	clk.t = clk.t.Add(10 * time.Second)
+	clk.T = clk.T.Add(10 * time.Second)
 	n = issueNow()
-	clk.t = clk.t.Add(-10 * time.Second)
-	if r := pre(answerCtx(t, a, n, "", "")); r != Invalid {
+	clk.T = clk.T.Add(-10 * time.Second)
+	if r := pre(digesttest.AnswerRequest(t, n, "", "")); r != Invalid {
 		t.Fatalf("nonce from the future: %v", r)
 	}
 
 	// A nonce the table forgot (or issued before a restart) is stale.
-	n = testNonces(a, clk, 16).Issue(request(t, "REGISTER", ""), 0)
-	if r := pre(answerCtx(t, a, n, "", "")); r != Stale {
+	n = testNonces(a, clk, 16).Issue(digesttest.Request(t, "REGISTER", ""), 0)
+	if r := pre(digesttest.AnswerRequest(t, n, "", "")); r != Stale {
 		t.Fatalf("unknown nonce: %v", r)
 	}
 
 	// Nonce reuse allowed: no table.
-	a.nonces = testNonces(a, clk, 0)
+	a.guard = &nonce.Guard{Nonces: testNonces(a, clk, 0)}
 	n = issueNow()
 	for range 3 {
-		if r := post(answerCtx(t, a, n, "", "")); r != Proceed {
+		if r := post(digesttest.AnswerRequest(t, n, "", "")); r != Proceed {
 			t.Fatalf("reuse allowed: %v", r)
 		}
 	}
@@ -176,8 +135,8 @@ func TestNonceBinding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _ := newTestAuth(t)
 			a.ChecksRegister = tc.checks
-			n := issue(t, a, request(t, "REGISTER", ""))
-			c := answerCtx(t, a, n, "", "")
+			n := issue(t, a, digesttest.Request(t, "REGISTER", ""))
+			c := digesttest.AnswerRequest(t, n, "", "")
 			tc.change(c)
 			_, r := a.PreAuth(c, "example.com", WWW)
 			if (r == Stale) != tc.stale || (r != Stale && r != Proceed) {
@@ -194,7 +153,7 @@ func setCallID(c *sr.Ctx) {
 
 func TestChallengeValue(t *testing.T) {
 	a, _ := newTestAuth(t)
-	c := request(t, "REGISTER", "")
+	c := digesttest.Request(t, "REGISTER", "")
 	for _, tc := range []struct {
 		flags, qopFlags int
 		stale           bool
@@ -220,7 +179,7 @@ func TestChallengeValue(t *testing.T) {
 
 func TestRealm(t *testing.T) {
 	a, _ := newTestAuth(t)
-	c := request(t, "REGISTER", "")
+	c := digesttest.Request(t, "REGISTER", "")
 	c.Req.To().Address.Host = "sip.reg.example"
 	c.Req.From().Address.Host = "sip.from.example"
 	if r := a.Realm(c, WWW); r != "sip.reg.example" {
@@ -261,11 +220,11 @@ func TestRPIDUser(t *testing.T) {
 // Copies of one request racing each other: exactly one passes.
 func TestNonceRace(t *testing.T) {
 	a, _ := newTestAuth(t)
-	n := issue(t, a, request(t, "REGISTER", ""))
+	n := issue(t, a, digesttest.Request(t, "REGISTER", ""))
 	const copies = 16
 	results := make(chan Result, copies)
 	for range copies {
-		c := answerCtx(t, a, n, "", "")
+		c := digesttest.AnswerRequest(t, n, "", "")
 		go func() {
 			cr, r := a.PreAuth(c, "example.com", WWW)
 			if r == Proceed {

@@ -127,7 +127,7 @@ func (a *Auth) ChallengeValue(c *sr.Ctx, realm string, flags int, stale bool) st
 	b.WriteString(`Digest realm="`)
 	b.WriteString(digest.Quote(realm))
 	b.WriteString(`", nonce="`)
-	b.WriteString(a.nonces.Issue(c, checks))
+	b.WriteString(a.guard.Nonces.Issue(c, checks))
 	b.WriteByte('"')
 	if stale {
 		b.WriteString(", stale=true")

@@ -2,8 +2,6 @@ package usrloc_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 	"sip-router.org/core/db/dbtest"
 	"sip-router.org/core/db/schema"
 	"sip-router.org/core/flavor"
+	"sip-router.org/core/location/locationtest"
 	"sip-router.org/core/siptest"
 	_ "sip-router.org/modules/db_mysql"
 	_ "sip-router.org/modules/db_postgres"
@@ -92,21 +91,11 @@ func start(t testing.TB, b backend, params map[string]any) *instance {
 
 func startErr(t testing.TB, b backend, params map[string]any) (*instance, error) {
 	t.Helper()
-	var cfg strings.Builder
+	driver := ""
 	if b.module != "" {
-		fmt.Fprintf(&cfg, "loadmodule \"%s.so\"\n", b.module)
+		driver = b.module + ".so"
 	}
-	cfg.WriteString("loadmodule \"usrloc.so\"\n")
-	for k, v := range params {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&cfg, "modparam(\"usrloc\", %q, %q)\n", k, x)
-		default:
-			fmt.Fprintf(&cfg, "modparam(\"usrloc\", %q, %v)\n", k, x)
-		}
-	}
-	cfg.WriteString("route { drop; }\n")
-	mods, err := siptest.InitModules(t, cfg.String(), kamFlavor())
+	mods, err := siptest.InitModules(t, locationtest.Config(params, driver, "usrloc.so"), kamFlavor())
 	if err != nil {
 		return nil, err
 	}
@@ -118,11 +107,7 @@ func (i *instance) stop() { i.Stop() }
 
 func (i *instance) domain(name string) usrloc.Domain {
 	i.t.Helper()
-	d, err := i.api.RegisterDomain(name)
-	if err != nil {
-		i.t.Fatalf("register domain %s: %v", name, err)
-	}
-	return d
+	return locationtest.Register(i.t, i.api.RegisterDomain, name)
 }
 
 func (i *instance) call(method string, params ...string) (any, error) {
@@ -153,23 +138,5 @@ func contact(uri string, expires time.Duration, q int) usrloc.Contact {
 // add inserts (or replaces) contacts of an AOR.
 func add(t *testing.T, d usrloc.Domain, aor string, cs ...usrloc.Contact) usrloc.Record {
 	t.Helper()
-	rec, err := d.Update(aor, false, func(cur []usrloc.Contact) ([]usrloc.Contact, error) {
-		out := cur
-		for _, c := range cs {
-			replaced := false
-			for i := range out {
-				if out[i].URI == c.URI {
-					out[i], replaced = c, true
-				}
-			}
-			if !replaced {
-				out = append(out, c)
-			}
-		}
-		return out, nil
-	})
-	if err != nil {
-		t.Fatalf("update %s: %v", aor, err)
-	}
-	return rec
+	return locationtest.Add(t, d.Update, aor, func(c *usrloc.Contact) string { return c.URI }, cs...)
 }

@@ -18,12 +18,7 @@ const (
 	rpcUserAgent = "SIP Router MI Server"
 )
 
-var (
-	errNoAOR     = errors.New("AOR not found")
-	errNoContact = errors.New("contact not found")
-	// errNoDomain is returned by RPCs naming an unknown table.
-	errNoDomain = errors.New("table not found")
-)
+var errNoAOR = errors.New("AOR not found")
 
 // QString formats a q value (thousandths) as Kamailio prints it: "1",
 // "0", "0.5", "0.05", "0.125"; "" when unset.
@@ -33,14 +28,10 @@ func QString(q int) string { return location.QString(q) }
 func ParseQ(s string) (int, bool) { return location.ParseQ(s) }
 
 func contactInfo(c *Contact, now time.Time) map[string]any {
-	exp := "permanent"
-	if !c.Permanent() {
-		exp = strconv.FormatInt(c.Expires.Unix()-now.Unix(), 10)
-	}
 	return map[string]any{
 		"Contact":       c.URI,
 		"Q":             QString(c.Q),
-		"Expires":       exp,
+		"Expires":       location.ExpiresIn(c.Permanent(), c.Expires, now),
 		"Call-ID":       c.CallID,
 		"CSeq":          int64(c.CSeq),
 		"User-Agent":    c.UserAgent,
@@ -54,19 +45,9 @@ func contactInfo(c *Contact, now time.Time) map[string]any {
 	}
 }
 
-func recordInfo(aor string, contacts []Contact, now time.Time) map[string]any {
-	cs := make([]any, 0, len(contacts))
-	for i := range contacts {
-		cs = append(cs, contactInfo(&contacts[i], now))
-	}
-	return map[string]any{"AoR": aor, "Contacts": cs}
-}
-
 // rpcDump implements ul.dump [brief].
 func (m *usrloc) rpcDump(req *rpc.Request) (any, error) {
-	doms, err := m.svc.Dump(req, func(r *location.Record[Contact], now time.Time) map[string]any {
-		return recordInfo(r.Key, r.Contacts, now)
-	})
+	doms, err := m.svc.Dump(req, contactInfo)
 	if err != nil {
 		return nil, err
 	}
@@ -76,95 +57,46 @@ func (m *usrloc) rpcDump(req *rpc.Request) (any, error) {
 // tableAOR reads the table and AOR parameters, the AOR fixed as
 // Kamailio's MI does: lower case, without the domain unless use_domain
 // (which requires one).
-func (m *usrloc) tableAOR(req *rpc.Request) (domain, string, error) {
-	var d domain
-	table, err := req.Str(0)
+func (m *usrloc) tableAOR(req *rpc.Request) (*location.Table[Contact, extra], string, error) {
+	t, aor, err := m.svc.TableArg(req)
 	if err != nil {
-		return d, "", err
+		return nil, "", err
 	}
-	aor, err := req.Str(1)
-	if err != nil {
-		return d, "", err
-	}
-	t, ok := m.svc.Table(table)
-	if !ok {
-		return d, "", fmt.Errorf("%w: %s", errNoDomain, table)
-	}
-	d.t = t
 	aor = strings.TrimSpace(aor)
 	at := strings.IndexByte(aor, '@')
 	if m.UseDomainParam {
 		if at < 0 {
-			return d, "", fmt.Errorf("%w: domain missing in AOR %q (use_domain is on)", rpc.ErrParams, aor)
+			return nil, "", fmt.Errorf("%w: domain missing in AOR %q (use_domain is on)", rpc.ErrParams, aor)
 		}
 	} else if at >= 0 {
 		aor = aor[:at]
 	}
 	if aor == "" {
-		return d, "", fmt.Errorf("%w: empty AOR", rpc.ErrParams)
+		return nil, "", fmt.Errorf("%w: empty AOR", rpc.ErrParams)
 	}
-	return d, strings.ToLower(aor), nil
+	return t, strings.ToLower(aor), nil
 }
 
 // rpcLookup implements ul.lookup table aor (MI ul_show_contact).
 func (m *usrloc) rpcLookup(req *rpc.Request) (any, error) {
-	d, aor, err := m.tableAOR(req)
-	if err != nil {
-		return nil, err
-	}
-	rec, found, err := d.Get(aor)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("%w: %s", errNoAOR, aor)
-	}
-	return recordInfo(rec.AOR, rec.Contacts, time.Now()), nil
+	return location.KeyArgs[Contact, extra](m.tableAOR).Lookup(req, errNoAOR, contactInfo)
 }
 
 // rpcRm implements ul.rm table aor.
 func (m *usrloc) rpcRm(req *rpc.Request) (any, error) {
-	d, aor, err := m.tableAOR(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Delete(aor, false); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return location.KeyArgs[Contact, extra](m.tableAOR).Rm(req)
 }
 
 // rpcRmContact implements ul.rm_contact table aor contact.
 func (m *usrloc) rpcRmContact(req *rpc.Request) (any, error) {
-	d, aor, err := m.tableAOR(req)
-	if err != nil {
-		return nil, err
-	}
-	uri, err := req.Str(2)
-	if err != nil {
-		return nil, err
-	}
-	uri = strings.TrimSpace(uri)
-	_, err = d.Update(aor, false, func(cur []Contact) ([]Contact, error) {
-		var out []Contact
-		for _, c := range cur {
-			if c.URI != uri {
-				out = append(out, c)
-			}
-		}
-		if len(out) == len(cur) {
-			return nil, fmt.Errorf("%w: %s of %s", errNoContact, uri, aor)
-		}
-		return out, nil
-	})
-	return nil, err
+	return location.KeyArgs[Contact, extra](m.tableAOR).RmContact(req, nil)
 }
 
 // rpcAdd implements ul.add table aor contact expires q [replicate flags
 // cflags methods]: it inserts the contact, or updates it when the AOR has
 // it already. Expires 0 makes a permanent contact.
 func (m *usrloc) rpcAdd(req *rpc.Request) (any, error) {
-	d, aor, err := m.tableAOR(req)
+	t, aor, err := m.tableAOR(req)
 	if err != nil {
 		return nil, err
 	}
@@ -216,16 +148,7 @@ func (m *usrloc) rpcAdd(req *rpc.Request) (any, error) {
 	if expires > 0 {
 		c.Expires = now.Add(time.Duration(expires) * time.Second)
 	}
-	_, err = d.Update(aor, false, func(cur []Contact) ([]Contact, error) {
-		for i := range cur {
-			if cur[i].URI == uri && (m.MatchingMode == 0 || cur[i].CallID == c.CallID) {
-				cur[i] = c
-				return cur, nil
-			}
-		}
-		return append(cur, c), nil
-	})
-	return nil, err
+	return nil, t.Put(aor, c)
 }
 
 // rpcFlush implements ul.flush: an expiry and flush pass now.

@@ -9,12 +9,9 @@
 package usrloc
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"sip-router.org/core/db"
-	"sip-router.org/core/db/dbmod"
 	"sip-router.org/core/db/schema"
 	"sip-router.org/core/location"
 	"sip-router.org/core/module"
@@ -92,21 +89,13 @@ var (
 // connecting.
 func (m *usrloc) Configure(env *module.ConfigEnv) error {
 	for _, c := range m.cols() {
-		if !validIdent(c) {
+		if !location.ValidName(c) {
 			return fmt.Errorf("column name %q is not a valid name", c)
 		}
 	}
-	if m.DBMode == 0 {
-		return nil
-	}
-	m.url = dbmod.Default(env, m.DBURL)
-	if m.url == "" {
-		return fmt.Errorf("db_mode %d needs a database: set db_url", m.DBMode)
-	}
-	if err := db.CheckURL("db_url", m.url); err != nil {
-		return err
-	}
-	return dbmod.CheckLoaded(env, m.url, "%s.so")
+	url, err := location.ConfigureDB(env, m.DBMode, m.DBURL, "%s.so")
+	m.url = url
+	return err
 }
 
 func (m *usrloc) cols() []string {
@@ -115,31 +104,12 @@ func (m *usrloc) cols() []string {
 		m.SocketColumn, m.MethodsColumn, m.LastModColumn}
 }
 
-// validIdent accepts what may be a column name: letters, digits, '_'.
-func validIdent(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // modes maps db_mode to the location modes: 3 keeps nothing in memory.
 var modes = [...]location.Mode{location.NoDB, location.WriteThrough, location.WriteBack, location.DBOnly}
 
 // Init opens the database (db_mode 1, 2, 3) and starts the timer.
 func (m *usrloc) Init(env *module.InitEnv) error {
-	if m.DBMode != 0 && m.url == "" { // Configure was not run (tests building the set by hand)
-		m.url = m.DBURL
-		if m.url == "" && env.Flavor != nil {
-			m.url = env.Flavor.Default("db_url")
-		}
-	}
+	m.url = location.InitURL(env, m.DBMode, m.url, m.DBURL)
 	svc, err := location.Start(env, location.Config[Contact, extra]{
 		Name: "usrloc", KeyName: "aor", Mode: modes[m.DBMode], URL: m.url, Version: TableVersion,
 		TimerInterval: time.Duration(m.TimerInterval) * time.Second, Shards: 1 << m.HashSize,
@@ -161,40 +131,20 @@ func (m *usrloc) Destroy() {
 // database modes after checking the table's version, and in modes 1 and
 // 2 loading its rows.
 func (m *usrloc) RegisterDomain(name string) (Domain, error) {
-	if m.svc == nil {
-		return nil, errors.New("usrloc is not initialised")
-	}
-	t, err := m.svc.Register(name)
+	d, err := location.Register(m.svc, name, newRecord)
 	if err != nil {
 		return nil, err
 	}
-	return domain{t}, nil
+	return d, nil
 }
 
 // domain is a usrloc table: in memory (modes 0, 1, 2) with its rows in
 // the database (modes 1, 2), or only in the database (mode 3).
-type domain struct {
-	t *location.Table[Contact, extra]
-}
+type domain = location.View[Contact, extra, Record]
 
 var _ Domain = domain{}
 
-func (d domain) Name() string { return d.t.Name() }
-
-// Get returns a copy of the AOR's record.
-func (d domain) Get(aor string) (Record, bool, error) {
-	cs, found, err := d.t.Get(aor)
-	return Record{AOR: aor, Contacts: cs}, found, err
-}
-
-// Update changes the AOR's record (see Domain).
-func (d domain) Update(aor string, memOnly bool, fn func(cur []Contact) ([]Contact, error)) (Record, error) {
-	cs, err := d.t.Update(aor, memOnly, fn)
-	return Record{AOR: aor, Contacts: cs}, err
-}
-
-// Delete removes every contact of the AOR.
-func (d domain) Delete(aor string, memOnly bool) error { return d.t.Delete(aor, memOnly) }
+func newRecord(aor string, cs []Contact) Record { return Record{AOR: aor, Contacts: cs} }
 
 // UseDomain reports use_domain.
 func (m *usrloc) UseDomain() bool { return m.UseDomainParam }

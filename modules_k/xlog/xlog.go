@@ -4,7 +4,6 @@
 package xlog
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -106,44 +105,13 @@ func levelArg(fx *module.Fixup, a module.Arg) (level, error) {
 		}
 		return level{get: g}, nil
 	}
-	if k, ok := parseLevel(s); ok {
+	if k, ok := srlog.ParseLevel(s); ok {
 		return level{k: k}, nil
 	}
 	if n, err := fx.Int(a); err == nil {
 		return level{k: n}, nil
 	}
 	return level{}, fx.Errorf(a, "%s: unknown log level %q (L_ALERT, L_BUG, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG)", fx.Func, a.S)
-}
-
-// parseLevel reads a level name; like Kamailio it goes by the third
-// letter of an L_ name.
-func parseLevel(s string) (int, bool) {
-	if k, ok := srlog.ParseLevel(s); ok {
-		return k, true
-	}
-	u := strings.ToUpper(s)
-	if len(u) < 3 || !strings.HasPrefix(u, "L_") {
-		return 0, false
-	}
-	switch u[2] {
-	case 'A':
-		return srlog.LAlert, true
-	case 'B':
-		return srlog.LBug, true
-	case 'C':
-		return srlog.LCrit, true
-	case 'E':
-		return srlog.LErr, true
-	case 'W':
-		return srlog.LWarn, true
-	case 'N':
-		return srlog.LNotice, true
-	case 'I':
-		return srlog.LInfo, true
-	case 'D':
-		return srlog.LDbg, true
-	}
-	return 0, false
 }
 
 // log writes one line. A level read from a variable must be a number.
@@ -159,23 +127,11 @@ func (x *xlog) log(c *sr.Ctx, p []any) int {
 		}
 		k = n
 	}
-	l := logger(c)
-	sl := srlog.Level(k)
-	ctx := context.Background()
-	if !l.Enabled(ctx, sl) {
-		return 1
-	}
-	text := strings.TrimSuffix(p[1].(sr.Format).Expand(c), "\n")
-	text = strings.TrimSuffix(text, "\r")
-	text = x.Prefix + text
-	if x.BufSize > 0 && len(text) > x.BufSize {
-		text = text[:x.BufSize]
-	}
+	var attrs []any
 	if x.LogFacility != "" {
-		l.Log(ctx, sl, text, "source", "script", "facility", x.LogFacility)
-	} else {
-		l.Log(ctx, sl, text, "source", "script")
+		attrs = []any{"facility", x.LogFacility}
 	}
+	srlog.Script(c.Log, k, x.Prefix, x.BufSize, func() string { return p[1].(sr.Format).Expand(c) }, attrs...)
 	return 1
 }
 

@@ -1,14 +1,13 @@
 package xlog_test
 
 import (
-	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"sip-router.org/core/siptest"
 	"sip-router.org/core/sr"
+	"sip-router.org/core/srlog/srlogtest"
 	_ "sip-router.org/modules_k/xlog"
 )
 
@@ -21,52 +20,16 @@ Call-ID: xl1@192.0.2.10
 CSeq: 1 INVITE
 `
 
-// recorder is a slog handler that keeps what it is given.
-type recorder struct {
-	mu    sync.Mutex
-	min   slog.Level
-	recs  []slog.Record
-	attrs []slog.Attr
-}
-
-func (r *recorder) Enabled(_ context.Context, l slog.Level) bool { return l >= r.min }
-
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, rec.Clone())
-	return nil
-}
-
-func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
-	r.attrs = append(r.attrs, as...)
-	return r
-}
-
-func (r *recorder) WithGroup(string) slog.Handler { return r }
-
-func attr(rec slog.Record, key string) string {
-	v := ""
-	rec.Attrs(func(a slog.Attr) bool {
-		if a.Key == key {
-			v = a.Value.String()
-			return false
-		}
-		return true
-	})
-	return v
-}
-
 // run loads cfg, runs its main route over invite with a recording logger
 // that lets through min and above, and returns the context and the records.
 func run(t *testing.T, cfg string, min slog.Level) (*sr.Ctx, []slog.Record) {
 	t.Helper()
 	s := siptest.NewScript(t, cfg)
-	rec := &recorder{min: min}
+	rec := &srlogtest.Recorder{Min: min}
 	c := s.Ctx(siptest.Request(t, invite), "", "192.0.2.10:5070")
 	c.Log = slog.New(rec)
 	s.Loaded.Script.Run(c, sr.RouteRequest, "")
-	return c, rec.recs
+	return c, rec.Records()
 }
 
 func TestLevelsAndFormats(t *testing.T) {
@@ -115,8 +78,8 @@ func TestLevelsAndFormats(t *testing.T) {
 			if r.Level != tc.level || r.Message != tc.msg {
 				t.Errorf("got %v %q, want %v %q", r.Level, r.Message, tc.level, tc.msg)
 			}
-			if attr(r, "source") != "script" {
-				t.Errorf("source attribute %q", attr(r, "source"))
+			if srlogtest.Attr(r, "source") != "script" {
+				t.Errorf("source attribute %q", srlogtest.Attr(r, "source"))
 			}
 		})
 	}
@@ -135,7 +98,7 @@ func TestBadLevelVariable(t *testing.T) {
 		t.Errorf("rc %d, want -1", c.RC)
 	}
 	for _, r := range recs {
-		if strings.Contains(r.Message, "x") && attr(r, "source") == "script" {
+		if strings.Contains(r.Message, "x") && srlogtest.Attr(r, "source") == "script" {
 			t.Errorf("logged %q with an invalid level", r.Message)
 		}
 	}
@@ -143,7 +106,7 @@ func TestBadLevelVariable(t *testing.T) {
 
 func TestFacility(t *testing.T) {
 	_, recs := run(t, "#!KAMAILIO\nloadmodule \"xlog.so\"\nmodparam(\"xlog\", \"log_facility\", \"LOG_LOCAL3\")\nroute {\nxlog(\"f\");\n}\n", slog.LevelDebug)
-	if len(recs) != 1 || attr(recs[0], "facility") != "LOG_LOCAL3" {
+	if len(recs) != 1 || srlogtest.Attr(recs[0], "facility") != "LOG_LOCAL3" {
 		t.Errorf("records %v", recs)
 	}
 	if _, err := siptest.LoadErr(t, "loadmodule \"xlog.so\"\nmodparam(\"xlog\", \"log_facility\", \"LOG_NOPE\")\n"); err == nil ||

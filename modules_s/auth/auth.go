@@ -14,7 +14,6 @@
 package auth
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,8 +71,7 @@ type Auth struct {
 
 	challenge attrID
 	qop       string
-	nonces    *nonce.Nonces
-	dummy     string // the password of users that do not exist
+	guard     *nonce.Guard
 }
 
 // attrID is the attribute the challenge is stored in.
@@ -183,9 +181,6 @@ func validToken(s string) bool {
 
 // Init sets up the nonces.
 func (a *Auth) Init(env *module.InitEnv) error {
-	if len(a.Secret) > 0 && len(a.Secret) < 16 && env.Log != nil {
-		env.Log.Warn("auth: the secret is shorter than 16 characters; nonces are only as strong as it is")
-	}
 	if a.challenge.name.S == "" { // Configure was not run (a set built by hand)
 		a.challenge = attrID{name: sr.AVPName{S: strings.TrimPrefix(a.ChallengeAttr, "$")}}
 		a.qop = strings.ToLower(strings.TrimSpace(a.QOP))
@@ -194,8 +189,7 @@ func (a *Auth) Init(env *module.InitEnv) error {
 	if a.NonceCount || a.OneTimeNonce {
 		size = max(a.NCArraySize, a.OTNInFlightNo, 1<<a.NCArrayOrder, 1<<a.OTNInFlightOrder, 16)
 	}
-	a.nonces = nonce.New(a.nonceConfig(size))
-	a.dummy = hex.EncodeToString(nonce.RandomBytes(16))
+	a.guard = nonce.NewGuard(env.Log, a.nonceConfig(size))
 	return nil
 }
 
@@ -304,34 +298,24 @@ func (a *Auth) PreAuth(c *sr.Ctx, realm string, k HeaderKind) (*Creds, Result) {
 	if cr == nil {
 		return nil, NoCredentials
 	}
-	if r := a.checkNonce(c, cr, false); r != Proceed {
+	if r := result(a.guard.CheckNonce(c, cr, false)); r != Proceed {
 		return nil, r
 	}
 	return cr, Proceed
 }
 
-// checkNonce validates the nonce of cr for the request of c; commit
-// records the use in the table of nonces.
-func (a *Auth) checkNonce(c *sr.Ctx, cr *Creds, commit bool) Result {
-	switch a.nonces.Check(c, cr.Nonce, cr.QOP != "", cr.NCValue, commit) {
-	case nonce.Invalid:
-		return Invalid
-	case nonce.Stale:
-		return Stale
-	}
-	return Proceed
+// result is the Result of a nonce check.
+func result(r nonce.Result) Result {
+	return [...]Result{nonce.OK: Proceed, nonce.Stale: Stale, nonce.Invalid: Invalid}[r]
 }
 
 // Verify reports whether the credentials' response is right for ha1 (the
 // hex MD5 of username:realm:password), comparing in constant time.
 func (a *Auth) Verify(c *sr.Ctx, cr *Creds, ha1 string) bool { return digest.Verify(c, cr, ha1) }
 
-// DummyHA1 is the HA1 of a user that does not exist: computed from a
-// random password the way a real one is, so that the work done for an
-// unknown user and for a wrong password is the same.
-func (a *Auth) DummyHA1(username, realm string) string {
-	return digest.HA1(username, realm, a.dummy)
-}
+// DummyHA1 is the HA1 of a user that does not exist (see
+// nonce.Guard.DummyHA1).
+func (a *Auth) DummyHA1(username, realm string) string { return a.guard.DummyHA1(username, realm) }
 
 // PostAuth runs after a right response: it records the nonce's use (nc
 // or one-time) — refusing it as Stale when a copy of the request got
@@ -342,11 +326,7 @@ func (a *Auth) PostAuth(c *sr.Ctx, cr *Creds) Result {
 	if cr == nil {
 		return NoCredentials
 	}
-	if r := a.checkNonce(c, cr, true); r != Proceed {
-		return r
-	}
-	digest.Authorize(c, cr)
-	return Proceed
+	return result(a.guard.Commit(c, cr))
 }
 
 // ChallengeHeader builds a challenge header line with a new nonce, as
@@ -368,7 +348,7 @@ func (a *Auth) ChallengeHeader(c *sr.Ctx, realm string, k HeaderKind, stale bool
 	b.WriteString(`: Digest realm="`)
 	b.WriteString(digest.Quote(realm))
 	b.WriteString(`", nonce="`)
-	b.WriteString(a.nonces.Issue(c, checks))
+	b.WriteString(a.guard.Nonces.Issue(c, checks))
 	b.WriteByte('"')
 	if a.qop != "" {
 		b.WriteString(`, qop="`)

@@ -2,18 +2,13 @@ package usrloc_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"sip-router.org/core/db"
-	"sip-router.org/core/module"
-	"sip-router.org/core/rpc"
-	"sip-router.org/core/server"
+	"sip-router.org/core/location/locationtest"
 	"sip-router.org/core/siptest"
-	"sip-router.org/core/stats"
 	"sip-router.org/modules_s/avp/sertest"
 	"sip-router.org/modules_s/usrloc"
 )
@@ -21,12 +16,9 @@ import (
 // instance is a usrloc module loaded and initialised from a config, as
 // the server does it.
 type instance struct {
-	t      testing.TB
-	loaded *server.Loaded
-	api    usrloc.API
-	rpc    *rpc.Registry
-	stats  *stats.Registry
-	done   bool
+	*siptest.Modules
+	t   testing.TB
+	api usrloc.API
 }
 
 func bgctx(t testing.TB) context.Context {
@@ -48,65 +40,33 @@ func start(t testing.TB, b sertest.Backend, params map[string]any) *instance {
 
 func startErr(t testing.TB, b sertest.Backend, params map[string]any) (*instance, error) {
 	t.Helper()
-	var cfg strings.Builder
-	if b.Module != "" {
-		fmt.Fprintf(&cfg, "loadmodule \"%s\"\n", b.Module)
-	}
-	cfg.WriteString("loadmodule \"usrloc\"\n")
-	for k, v := range params {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&cfg, "modparam(\"usrloc\", %q, %q)\n", k, x)
-		default:
-			fmt.Fprintf(&cfg, "modparam(\"usrloc\", %q, %v)\n", k, x)
-		}
-	}
-	cfg.WriteString("route { drop; }\n")
-	l := siptest.Load(t, cfg.String())
-	inst := &instance{t: t, loaded: l, rpc: rpc.NewRegistry(), stats: stats.New()}
 	f := siptest.TestFlavor()
 	f.DBTool = "ser_db"
-	err := l.Modules.Init(module.InitEnv{Log: slog.New(slog.DiscardHandler), RPC: inst.rpc, Stats: inst.stats, Flavor: f})
-	t.Cleanup(inst.stop)
+	mods, err := siptest.InitModules(t, locationtest.Config(params, b.Module, "usrloc"), f)
 	if err != nil {
 		return nil, err
 	}
-	mi, _ := l.Modules.Get("usrloc")
-	inst.api = mi.Value.(usrloc.API)
-	return inst, nil
+	return &instance{Modules: mods, t: t, api: mods.Instance("usrloc").(usrloc.API)}, nil
 }
 
 // memory is a backend without database, for db_mode 0.
 var memory = sertest.Backend{Name: "memory"}
 
 // stop destroys the module (the shutdown flush of db_mode 2).
-func (i *instance) stop() {
-	if !i.done {
-		i.done = true
-		i.loaded.Modules.Destroy()
-	}
-}
+func (i *instance) stop() { i.Stop() }
 
 func (i *instance) domain(name string) usrloc.Domain {
 	i.t.Helper()
-	d, err := i.api.RegisterDomain(name)
-	if err != nil {
-		i.t.Fatalf("register domain %s: %v", name, err)
-	}
-	return d
+	return locationtest.Register(i.t, i.api.RegisterDomain, name)
 }
 
 func (i *instance) call(method string, params ...string) (any, error) {
-	return i.rpc.Call(&rpc.Request{Method: method, Params: params})
+	return i.Call(method, params...)
 }
 
 func (i *instance) stat(name string) int64 {
 	i.t.Helper()
-	m, err := i.stats.Get("usrloc:" + name)
-	if err != nil {
-		i.t.Fatalf("stat %s: %v", name, err)
-	}
-	return m["usrloc:"+name]
+	return i.Stat("usrloc:" + name)
 }
 
 // countRows counts the rows of a table.
@@ -135,25 +95,7 @@ func contact(uri string, expires time.Duration, q int) usrloc.Contact {
 // add inserts (or replaces) contacts of a uid.
 func add(t testing.TB, d usrloc.Domain, uid string, cs ...usrloc.Contact) usrloc.Record {
 	t.Helper()
-	rec, err := d.Update(uid, false, func(cur []usrloc.Contact) ([]usrloc.Contact, error) {
-		out := cur
-		for _, c := range cs {
-			replaced := false
-			for i := range out {
-				if out[i].URI == c.URI {
-					out[i], replaced = c, true
-				}
-			}
-			if !replaced {
-				out = append(out, c)
-			}
-		}
-		return out, nil
-	})
-	if err != nil {
-		t.Fatalf("update %s: %v", uid, err)
-	}
-	return rec
+	return locationtest.Add(t, d.Update, uid, func(c *usrloc.Contact) string { return c.URI }, cs...)
 }
 
 // uris lists the contact URIs of a record, in order.

@@ -23,34 +23,25 @@ const (
 )
 
 var (
-	errNoDomain    = errors.New("table not found")
 	errNoUID       = errors.New("AOR not found")
-	errNoContact   = errors.New("contact not found")
 	errNoContacts  = errors.New("no registered contacts found")
 	errNotPersists = errors.New("expires is 0 and the contact is not permanent (flag 128)")
 )
 
+// table is a usrloc table as the RPCs use it.
+type table = *location.Table[Contact, extra]
+
 // tableUID reads the table and uid parameters.
-func (m *usrloc) tableUID(req *rpc.Request) (domain, string, error) {
-	var d domain
-	table, err := req.Str(0)
+func (m *usrloc) tableUID(req *rpc.Request) (table, string, error) {
+	t, uid, err := m.svc.TableArg(req)
 	if err != nil {
-		return d, "", err
+		return nil, "", err
 	}
-	uid, err := req.Str(1)
-	if err != nil {
-		return d, "", err
-	}
-	t, ok := m.svc.Table(strings.TrimSpace(table))
-	if !ok {
-		return d, "", fmt.Errorf("%w: %s", errNoDomain, table)
-	}
-	d.t = t
 	uid = strings.TrimSpace(uid)
 	if uid == "" {
-		return d, "", fmt.Errorf("%w: empty uid", rpc.ErrParams)
+		return nil, "", fmt.Errorf("%w: empty uid", rpc.ErrParams)
 	}
-	return d, uid, nil
+	return t, uid, nil
 }
 
 func expiresLeft(c *Contact, now time.Time) int64 {
@@ -79,47 +70,15 @@ func (m *usrloc) rpcStats(*rpc.Request) (any, error) {
 	return out, nil
 }
 
-// rpcDeleteUID implements usrloc.delete_uid table uid.
+// rpcDeleteUID implements usrloc.delete_uid table uid (and ul.rm).
 func (m *usrloc) rpcDeleteUID(req *rpc.Request) (any, error) {
-	d, uid, err := m.tableUID(req)
-	if err != nil {
-		return nil, err
-	}
-	return nil, d.Delete(uid, false)
+	return location.KeyArgs[Contact, extra](m.tableUID).Rm(req)
 }
 
-// deleteContact removes one contact of a uid.
-func deleteContact(d domain, uid, uri string) error {
-	uri = strings.TrimSpace(uri)
-	_, err := d.Update(uid, false, func(cur []Contact) ([]Contact, error) {
-		if len(cur) == 0 {
-			return nil, fmt.Errorf("%w: %s", errNoUID, uid)
-		}
-		out := make([]Contact, 0, len(cur))
-		for _, c := range cur {
-			if c.URI != uri {
-				out = append(out, c)
-			}
-		}
-		if len(out) == len(cur) {
-			return nil, fmt.Errorf("%w: %s of %s", errNoContact, uri, uid)
-		}
-		return out, nil
-	})
-	return err
-}
-
-// rpcDeleteContact implements usrloc.delete_contact table uid contact.
+// rpcDeleteContact implements usrloc.delete_contact table uid contact
+// (and ul.rm_contact).
 func (m *usrloc) rpcDeleteContact(req *rpc.Request) (any, error) {
-	d, uid, err := m.tableUID(req)
-	if err != nil {
-		return nil, err
-	}
-	uri, err := req.Str(2)
-	if err != nil {
-		return nil, err
-	}
-	return nil, deleteContact(d, uid, uri)
+	return location.KeyArgs[Contact, extra](m.tableUID).RmContact(req, errNoUID)
 }
 
 // rpcDump implements usrloc.dump: every table with its uids and their
@@ -163,18 +122,18 @@ func showContacts(cs []Contact, now time.Time) []any {
 
 // rpcShowContacts implements usrloc.show_contacts table uid.
 func (m *usrloc) rpcShowContacts(req *rpc.Request) (any, error) {
-	d, uid, err := m.tableUID(req)
+	t, uid, err := m.tableUID(req)
 	if err != nil {
 		return nil, err
 	}
-	rec, found, err := d.Get(uid)
+	all, found, err := t.Get(uid)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: %s", errNoUID, uid)
 	}
-	cs := showContacts(rec.Contacts, time.Now())
+	cs := showContacts(all, time.Now())
 	if len(cs) == 0 {
 		return nil, fmt.Errorf("%w: %s", errNoContacts, uid)
 	}
@@ -185,46 +144,34 @@ func (m *usrloc) rpcShowContacts(req *rpc.Request) (any, error) {
 // pass now.
 func (m *usrloc) rpcFlush(*rpc.Request) (any, error) { return m.svc.FlushRPC() }
 
-// addContact inserts a contact of uid, or updates it when the uid has it.
-func addContact(d domain, uid string, c Contact) error {
-	_, err := d.Update(uid, false, func(cur []Contact) ([]Contact, error) {
-		for i := range cur {
-			if cur[i].URI == c.URI {
-				cur[i] = c
-				return cur, nil
-			}
-		}
-		return append(cur, c), nil
-	})
-	return err
-}
-
-func checkContactURI(uri string) (string, error) {
-	uri = strings.TrimSpace(uri)
-	if uri == "" || len(uri) > maxContactLen || strings.ContainsAny(uri, "\r\n") {
-		return "", fmt.Errorf("%w: bad contact %q", rpc.ErrParams, uri)
+// addArgs reads what both RPCs that add a contact start with: table,
+// uid, contact and expires, from at least n parameters (named by want);
+// expiresHint ends the error of a bad expires.
+func (m *usrloc) addArgs(req *rpc.Request, n int, want, expiresHint string) (t table, uid, uri string, expires int, err error) {
+	if t, uid, err = m.tableUID(req); err != nil {
+		return nil, "", "", 0, err
 	}
-	return uri, nil
+	if len(req.Params) < n {
+		return nil, "", "", 0, fmt.Errorf("%w: %s expected", rpc.ErrParams, want)
+	}
+	uri = strings.TrimSpace(req.Params[2])
+	if uri == "" || len(uri) > maxContactLen || strings.ContainsAny(uri, "\r\n") {
+		return nil, "", "", 0, fmt.Errorf("%w: bad contact %q", rpc.ErrParams, uri)
+	}
+	expires, err = req.Int(3)
+	if err != nil || expires < 0 {
+		return nil, "", "", 0, fmt.Errorf("%w: expires must be a number of seconds%s", rpc.ErrParams, expiresHint)
+	}
+	return t, uid, uri, expires, nil
 }
 
 // rpcAddContact implements usrloc.add_contact table uid contact expires
 // q flags [server_id]: q is a number from 0 to 1; expires 0 needs the
 // permanent flag (128).
 func (m *usrloc) rpcAddContact(req *rpc.Request) (any, error) {
-	d, uid, err := m.tableUID(req)
+	t, uid, uri, expires, err := m.addArgs(req, 6, "table, uid, contact, expires, q and flags", "")
 	if err != nil {
 		return nil, err
-	}
-	if len(req.Params) < 6 {
-		return nil, fmt.Errorf("%w: table, uid, contact, expires, q and flags expected", rpc.ErrParams)
-	}
-	uri, err := checkContactURI(req.Params[2])
-	if err != nil {
-		return nil, err
-	}
-	expires, err := req.Int(3)
-	if err != nil || expires < 0 {
-		return nil, fmt.Errorf("%w: expires must be a number of seconds", rpc.ErrParams)
 	}
 	q, err := parseRPCQ(req.Params[4])
 	if err != nil {
@@ -250,7 +197,7 @@ func (m *usrloc) rpcAddContact(req *rpc.Request) (any, error) {
 	if expires > 0 {
 		c.Expires = now.Add(time.Duration(expires) * time.Second)
 	}
-	return nil, addContact(d, uid, c)
+	return nil, t.Put(uid, c)
 }
 
 // parseRPCQ reads a q given to an RPC: a number from 0 to 1 ("0.5"), or
@@ -267,18 +214,18 @@ func parseRPCQ(s string) (int, error) {
 	return int(f*1000 + 0.5), nil
 }
 
-// contactInfo describes a contact as ul.dump and ul.lookup print it, with
-// the keys Kamailio's MI uses where they apply.
+// contactInfo describes a valid contact as ul.dump and ul.lookup print
+// it, with the keys Kamailio's MI uses where they apply; nil when it has
+// expired.
 func contactInfo(c *Contact, now time.Time) map[string]any {
-	exp := "permanent"
-	if !c.Permanent() {
-		exp = strconv.FormatInt(c.Expires.Unix()-now.Unix(), 10)
+	if !c.Valid(now) {
+		return nil
 	}
 	return map[string]any{
 		"Contact":       c.URI,
 		"AOR":           c.AOR,
 		"Q":             QString(c.Q),
-		"Expires":       exp,
+		"Expires":       location.ExpiresIn(c.Permanent(), c.Expires, now),
 		"Call-ID":       c.CallID,
 		"CSeq":          int64(c.CSeq),
 		"User-Agent":    c.UserAgent,
@@ -291,22 +238,10 @@ func contactInfo(c *Contact, now time.Time) map[string]any {
 	}
 }
 
-func recordInfo(uid string, contacts []Contact, now time.Time) map[string]any {
-	cs := make([]any, 0, len(contacts))
-	for i := range contacts {
-		if contacts[i].Valid(now) {
-			cs = append(cs, contactInfo(&contacts[i], now))
-		}
-	}
-	return map[string]any{"AoR": uid, "Contacts": cs}
-}
-
 // rpcULDump implements ul.dump [brief], in the shape of Kamailio's: the
 // AoRs are the uids.
 func (m *usrloc) rpcULDump(req *rpc.Request) (any, error) {
-	doms, err := m.svc.Dump(req, func(r *location.Record[Contact], now time.Time) map[string]any {
-		return recordInfo(r.Key, r.Contacts, now)
-	})
+	doms, err := m.svc.Dump(req, contactInfo)
 	if err != nil {
 		return nil, err
 	}
@@ -318,48 +253,16 @@ func (m *usrloc) rpcULDump(req *rpc.Request) (any, error) {
 
 // rpcULLookup implements ul.lookup table uid.
 func (m *usrloc) rpcULLookup(req *rpc.Request) (any, error) {
-	d, uid, err := m.tableUID(req)
-	if err != nil {
-		return nil, err
-	}
-	rec, found, err := d.Get(uid)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("%w: %s", errNoUID, uid)
-	}
-	return recordInfo(rec.UID, rec.Contacts, time.Now()), nil
-}
-
-// rpcULRm implements ul.rm table uid.
-func (m *usrloc) rpcULRm(req *rpc.Request) (any, error) {
-	return m.rpcDeleteUID(req)
-}
-
-// rpcULRmContact implements ul.rm_contact table uid contact.
-func (m *usrloc) rpcULRmContact(req *rpc.Request) (any, error) {
-	return m.rpcDeleteContact(req)
+	return location.KeyArgs[Contact, extra](m.tableUID).Lookup(req, errNoUID, contactInfo)
 }
 
 // rpcULAdd implements ul.add table uid contact expires q [replicate
 // flags]: expires 0 makes a permanent contact; replicate is accepted and
 // ignored, as in Kamailio 3.0.
 func (m *usrloc) rpcULAdd(req *rpc.Request) (any, error) {
-	d, uid, err := m.tableUID(req)
+	t, uid, uri, expires, err := m.addArgs(req, 5, "table, uid, contact, expires and q", " (0: permanent)")
 	if err != nil {
 		return nil, err
-	}
-	if len(req.Params) < 5 {
-		return nil, fmt.Errorf("%w: table, uid, contact, expires and q expected", rpc.ErrParams)
-	}
-	uri, err := checkContactURI(req.Params[2])
-	if err != nil {
-		return nil, err
-	}
-	expires, err := req.Int(3)
-	if err != nil || expires < 0 {
-		return nil, fmt.Errorf("%w: expires must be a number of seconds (0: permanent)", rpc.ErrParams)
 	}
 	q, ok := ParseQ(req.Params[4])
 	if !ok {
@@ -379,5 +282,5 @@ func (m *usrloc) rpcULAdd(req *rpc.Request) (any, error) {
 	} else {
 		c.Expires = now.Add(time.Duration(expires) * time.Second)
 	}
-	return nil, addContact(d, uid, c)
+	return nil, t.Put(uid, c)
 }

@@ -12,12 +12,9 @@
 package usrloc
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"sip-router.org/core/db"
-	"sip-router.org/core/db/dbmod"
 	"sip-router.org/core/db/schema"
 	"sip-router.org/core/location"
 	"sip-router.org/core/module"
@@ -81,8 +78,8 @@ func init() {
 			{Name: "usrloc.show_contacts", Doc: "List the registered contacts of a uid: table, uid.", Call: (*usrloc).rpcShowContacts},
 			{Name: "ul.dump", Doc: "Dump the user location tables (\"brief\": the uids only).", Call: (*usrloc).rpcULDump},
 			{Name: "ul.lookup", Doc: "Show the contacts of a uid: table, uid.", Call: (*usrloc).rpcULLookup},
-			{Name: "ul.rm", Doc: "Remove every contact of a uid: table, uid.", Call: (*usrloc).rpcULRm},
-			{Name: "ul.rm_contact", Doc: "Remove one contact of a uid: table, uid, contact.", Call: (*usrloc).rpcULRmContact},
+			{Name: "ul.rm", Doc: "Remove every contact of a uid: table, uid.", Call: (*usrloc).rpcDeleteUID},
+			{Name: "ul.rm_contact", Doc: "Remove one contact of a uid: table, uid, contact.", Call: (*usrloc).rpcDeleteContact},
 			{Name: "ul.add", Doc: "Add a contact: table, uid, contact, expires, q[, replicate, flags].", Call: (*usrloc).rpcULAdd},
 			{Name: "ul.flush", Doc: "Write the pending changes to the database now (db_mode 1 and 2).", Call: (*usrloc).rpcFlush},
 		},
@@ -101,21 +98,13 @@ var (
 // database URL and its driver module, without connecting.
 func (m *usrloc) Configure(env *module.ConfigEnv) error {
 	for _, c := range m.paramCols() {
-		if !validIdent(c.v) {
+		if !location.ValidName(c.v) {
 			return fmt.Errorf("%s %q is not a valid column name", c.name, c.v)
 		}
 	}
-	if m.DBMode == NoDB {
-		return nil
-	}
-	m.url = dbmod.Default(env, m.DBURL)
-	if m.url == "" {
-		return fmt.Errorf("db_mode %d needs a database: set db_url", m.DBMode)
-	}
-	if err := db.CheckURL("db_url", m.url); err != nil {
-		return err
-	}
-	return dbmod.CheckLoaded(env, m.url, "%s")
+	url, err := location.ConfigureDB(env, m.DBMode, m.DBURL, "%s")
+	m.url = url
+	return err
 }
 
 type namedCol struct{ name, v string }
@@ -129,20 +118,6 @@ func (m *usrloc) paramCols() []namedCol {
 	}
 }
 
-// validIdent accepts what may be a column name: letters, digits, '_'.
-func validIdent(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // modes maps db_mode to the location modes: 3 is read-only.
 var modes = [...]location.Mode{location.NoDB, location.WriteThrough, location.WriteBack, location.ReadOnly}
 
@@ -152,12 +127,7 @@ const memShards = 512
 // Init opens the database (db_mode 1, 2, 3), registers the statistics
 // and starts the timer.
 func (m *usrloc) Init(env *module.InitEnv) error {
-	if m.DBMode != NoDB && m.url == "" { // Configure was not run (a set built by hand)
-		m.url = m.DBURL
-		if m.url == "" && env.Flavor != nil {
-			m.url = env.Flavor.Default("db_url")
-		}
-	}
+	m.url = location.InitURL(env, m.DBMode, m.url, m.DBURL)
 	svc, err := location.Start(env, location.Config[Contact, extra]{
 		Name: "usrloc", KeyName: "uid", Mode: modes[m.DBMode], URL: m.url, Version: TableVersion,
 		TimerInterval: time.Duration(m.TimerInterval) * time.Second, Shards: memShards,
@@ -181,39 +151,22 @@ func (m *usrloc) Destroy() {
 // database after checking the table's version and loading its rows.
 func (m *usrloc) RegisterDomain(name string) (Domain, error) {
 	if m.svc == nil {
-		return nil, errors.New("usrloc is not initialised")
+		return nil, location.ErrNotStarted
 	}
-	if !validIdent(name) {
+	if !location.ValidName(name) {
 		return nil, fmt.Errorf("usrloc: %q is not a valid table name", name)
 	}
-	t, err := m.svc.Register(name)
+	d, err := location.Register(m.svc, name, newRecord)
 	if err != nil {
 		return nil, err
 	}
-	return domain{t}, nil
+	return d, nil
 }
 
 // domain is a usrloc table ("udomain" in SER): in memory, with its rows
 // in the database in db_mode 1, 2 and 3.
-type domain struct {
-	t *location.Table[Contact, extra]
-}
+type domain = location.View[Contact, extra, Record]
 
 var _ Domain = domain{}
 
-func (d domain) Name() string { return d.t.Name() }
-
-// Get returns a copy of the uid's record.
-func (d domain) Get(uid string) (Record, bool, error) {
-	cs, found, err := d.t.Get(uid)
-	return Record{UID: uid, Contacts: cs}, found, err
-}
-
-// Update changes the uid's record (see Domain).
-func (d domain) Update(uid string, memOnly bool, fn func(cur []Contact) ([]Contact, error)) (Record, error) {
-	cs, err := d.t.Update(uid, memOnly, fn)
-	return Record{UID: uid, Contacts: cs}, err
-}
-
-// Delete removes every contact of the uid.
-func (d domain) Delete(uid string, memOnly bool) error { return d.t.Delete(uid, memOnly) }
+func newRecord(uid string, cs []Contact) Record { return Record{UID: uid, Contacts: cs} }

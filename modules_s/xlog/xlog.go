@@ -6,10 +6,6 @@
 package xlog
 
 import (
-	"context"
-	"log/slog"
-	"strings"
-
 	"sip-router.org/core/module"
 	"sip-router.org/core/sr"
 	"sip-router.org/core/srlog"
@@ -45,7 +41,7 @@ func fixXlog(_ *xlog, fx *module.Fixup, args []module.Arg) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, ok := parseLevel(s)
+	k, ok := srlog.ParseLevelSER(s)
 	if !ok {
 		return nil, fx.Errorf(args[0], "%s: unknown log level %q (L_ALERT, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG)", fx.Func, s)
 	}
@@ -64,51 +60,7 @@ func fixXdbg(_ *xlog, fx *module.Fixup, args []module.Arg) ([]any, error) {
 	return []any{srlog.LDbg, f}, nil
 }
 
-func parseLevel(s string) (int, bool) {
-	s = strings.TrimSpace(s)
-	if k, ok := srlog.ParseLevel(s); ok {
-		return k, true
-	}
-	u := strings.ToUpper(s)
-	if len(u) < 3 {
-		return 0, false
-	}
-	switch u[2] {
-	case 'A':
-		return srlog.LAlert, true
-	case 'B':
-		return srlog.LBug, true
-	case 'C':
-		return srlog.LCrit, true
-	case 'E':
-		return srlog.LErr, true
-	case 'W':
-		return srlog.LWarn, true
-	case 'N':
-		return srlog.LNotice, true
-	case 'I':
-		return srlog.LInfo, true
-	case 'D':
-		return srlog.LDbg, true
-	}
-	return 0, false
-}
-
 func (x *xlog) log(c *sr.Ctx, p []any) int {
-	l := c.Log
-	if l == nil {
-		l = slog.Default()
-	}
-	sl := srlog.Level(p[0].(int))
-	ctx := context.Background()
-	if !l.Enabled(ctx, sl) {
-		return 1
-	}
-	text := strings.TrimSuffix(p[1].(sr.Format).Expand(c), "\n")
-	text = strings.TrimSuffix(text, "\r")
-	if x.BufSize > 0 && len(text) > x.BufSize {
-		text = text[:x.BufSize]
-	}
-	l.Log(ctx, sl, text, "source", "script")
+	srlog.Script(c.Log, p[0].(int), "", x.BufSize, func() string { return p[1].(sr.Format).Expand(c) })
 	return 1
 }

@@ -1,14 +1,13 @@
 package xlog_test
 
 import (
-	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"sip-router.org/core/siptest"
 	"sip-router.org/core/sr"
+	"sip-router.org/core/srlog/srlogtest"
 	_ "sip-router.org/modules/textops"
 	_ "sip-router.org/modules_s/xlog"
 )
@@ -22,32 +21,14 @@ Call-ID: sx1@192.0.2.10
 CSeq: 1 INVITE
 `
 
-type recorder struct {
-	mu   sync.Mutex
-	min  slog.Level
-	recs []slog.Record
-}
-
-func (r *recorder) Enabled(_ context.Context, l slog.Level) bool { return l >= r.min }
-
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, rec.Clone())
-	return nil
-}
-
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *recorder) WithGroup(string) slog.Handler      { return r }
-
 func run(t *testing.T, cfg string, min slog.Level) (*sr.Ctx, []slog.Record) {
 	t.Helper()
 	s := siptest.NewScript(t, cfg)
-	rec := &recorder{min: min}
+	rec := &srlogtest.Recorder{Min: min}
 	c := s.Ctx(siptest.Request(t, invite), "", "")
 	c.Log = slog.New(rec)
 	s.Loaded.Script.Run(c, sr.RouteRequest, "")
-	return c, rec.recs
+	return c, rec.Records()
 }
 
 func TestXLFormats(t *testing.T) {

@@ -1,7 +1,6 @@
 package nonce
 
 import (
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -9,19 +8,16 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"sip-router.org/core/digest/digesttest"
 	"sip-router.org/core/sr"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-func newTestNonces(t *testing.T, mod func(*Config)) (*Nonces, *clock) {
+func newTestNonces(t *testing.T, mod func(*Config)) (*Nonces, *digesttest.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := digesttest.NewClock()
 	cfg := Config{
 		Secret: []byte("test secret"), Label: "test", Expire: 300 * time.Second, MaxDrift: 3 * time.Second,
-		TableSize: 64, NonceCount: true, OneTime: true, Now: clk.now,
+		TableSize: 64, NonceCount: true, OneTime: true, Now: clk.Now,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -29,32 +25,11 @@ func newTestNonces(t *testing.T, mod func(*Config)) (*Nonces, *clock) {
 	return New(cfg), clk
 }
 
-func request(t *testing.T, method, extra string) *sr.Ctx {
-	t.Helper()
-	text := method + " sip:bob@example.com SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1\r\n" +
-		"From: <sip:alice@example.com>;tag=ft\r\n" +
-		"To: <sip:alice@example.com>\r\n" +
-		"Call-ID: cid-1\r\n" +
-		"Contact: <sip:alice@192.0.2.10>\r\n" +
-		"CSeq: 1 " + method + "\r\n" + extra + "Content-Length: 0\r\n\r\n"
-	m, err := sip.ParseMessage([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := m.(*sip.Request)
-	return &sr.Ctx{
-		Req: req, OrigRURI: req.Recipient.String(),
-		Rcv: sr.RecvInfo{Proto: "udp", Src: netip.MustParseAddrPort("192.0.2.10:5060")},
-		Log: slog.New(slog.DiscardHandler), AVPs: sr.NewAVPList(), RC: 1, Q: sr.QUnset,
-	}
-}
-
 func TestShape(t *testing.T) {
 	n, _ := newTestNonces(t, nil)
 	seen := map[string]bool{}
 	for range 100 {
-		s, ni := n.make(request(t, "REGISTER", ""), RURI|SrcIP)
+		s, ni := n.make(digesttest.Request(t, "REGISTER", ""), RURI|SrcIP)
 		if len(s) != Len || strings.ContainsAny(s, "+/=\"") {
 			t.Fatalf("nonce %q", s)
 		}
@@ -71,11 +46,11 @@ func TestShape(t *testing.T) {
 
 func TestForgery(t *testing.T) {
 	n, _ := newTestNonces(t, nil)
-	s, _ := n.make(request(t, "REGISTER", ""), 0)
+	s, _ := n.make(digesttest.Request(t, "REGISTER", ""), 0)
 	other, _ := newTestNonces(t, func(c *Config) { c.Secret = []byte("another secret") })
-	s2, _ := other.make(request(t, "REGISTER", ""), 0)
+	s2, _ := other.make(digesttest.Request(t, "REGISTER", ""), 0)
 	label, _ := newTestNonces(t, func(c *Config) { c.Label = "other product" })
-	s3 := label.Issue(request(t, "REGISTER", ""), 0)
+	s3 := label.Issue(digesttest.Request(t, "REGISTER", ""), 0)
 	for i := 0; i < len(s); i++ {
 		b := []byte(s)
 		if b[i] == 'A' {
@@ -91,7 +66,7 @@ func TestForgery(t *testing.T) {
 		if _, ok := n.parse(bad); ok {
 			t.Errorf("parse accepted %q", bad)
 		}
-		if r := n.Check(request(t, "REGISTER", ""), bad, false, 0, false); r != Invalid {
+		if r := n.Check(digesttest.Request(t, "REGISTER", ""), bad, false, 0, false); r != Invalid {
 			t.Errorf("Check(%q) = %v, want Invalid", bad, r)
 		}
 	}
@@ -99,7 +74,7 @@ func TestForgery(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	n, clk := newTestNonces(t, nil)
-	c := request(t, "REGISTER", "")
+	c := digesttest.Request(t, "REGISTER", "")
 	use := func(s string, qop bool, nc uint32) Result {
 		if r := n.Check(c, s, qop, nc, false); r != OK {
 			return r
@@ -141,21 +116,21 @@ func TestLifecycle(t *testing.T) {
 
 	// Expiry and drift.
 	s = n.Issue(c, 0)
-	clk.t = clk.t.Add(300 * time.Second)
+	clk.T = clk.T.Add(300 * time.Second)
 	if r := n.Check(c, s, false, 0, false); r != OK {
 		t.Fatalf("at expiry: %v", r)
 	}
-	clk.t = clk.t.Add(time.Second)
+	clk.T = clk.T.Add(time.Second)
 	if r := n.Check(c, s, false, 0, false); r != Stale {
 		t.Fatalf("after expiry: %v", r)
 	}
-	clk.t = clk.t.Add(10 * time.Second)
+	clk.T = clk.T.Add(10 * time.Second)
 	s = n.Issue(c, 0)
-	clk.t = clk.t.Add(-10 * time.Second)
+	clk.T = clk.T.Add(-10 * time.Second)
 	if r := n.Check(c, s, false, 0, false); r != Invalid {
 		t.Fatalf("nonce from the future: %v", r)
 	}
-	clk.t = clk.t.Add(7 * time.Second) // issued 3 s ahead: within the drift
+	clk.T = clk.T.Add(7 * time.Second) // issued 3 s ahead: within the drift
 	if r := n.Check(c, s, false, 0, false); r == Invalid {
 		t.Fatalf("nonce within the drift: %v", r)
 	}
@@ -182,7 +157,7 @@ func TestReplayModes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, _ := newTestNonces(t, tc.mod)
-			c := request(t, "REGISTER", "")
+			c := digesttest.Request(t, "REGISTER", "")
 			s := n.Issue(c, 0)
 			n.Check(c, s, false, 0, true)
 			if r := n.Check(c, s, false, 0, true); (r == Stale) != tc.onceNoQOP {
@@ -239,8 +214,8 @@ func TestBinding(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, _ := newTestNonces(t, nil)
-			s := n.Issue(request(t, "REGISTER", ""), tc.checks)
-			c := request(t, "REGISTER", "")
+			s := n.Issue(digesttest.Request(t, "REGISTER", ""), tc.checks)
+			c := digesttest.Request(t, "REGISTER", "")
 			tc.change(c)
 			if r := n.Check(c, s, false, 0, false); (r == Stale) != tc.stale || (r != Stale && r != OK) {
 				t.Fatalf("Check = %v, stale wanted: %v", r, tc.stale)
@@ -268,12 +243,12 @@ func TestFor(t *testing.T) {
 		{"INVITE", "", FromTag},
 		{"BYE", "", FromTag},
 	} {
-		c := request(t, tc.method, tc.extra)
+		c := digesttest.Request(t, tc.method, tc.extra)
 		if got := For(c, RURI, CallID, FromTag); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.method, got, tc.want)
 		}
 	}
-	c := request(t, "BYE", "")
+	c := digesttest.Request(t, "BYE", "")
 	c.Req.To().Params.Add("tag", "tt")
 	if got := For(c, RURI, CallID, FromTag); got != CallID {
 		t.Errorf("in dialog: %v, want %v", got, CallID)
@@ -281,7 +256,7 @@ func TestFor(t *testing.T) {
 	if got := For(&sr.Ctx{}, RURI, RURI, RURI); got != 0 {
 		t.Errorf("no request: %v", got)
 	}
-	if got := For(request(t, "REGISTER", ""), 0xff, 0, 0); got != RURI|CallID|FromTag|SrcIP|Contacts {
+	if got := For(digesttest.Request(t, "REGISTER", ""), 0xff, 0, 0); got != RURI|CallID|FromTag|SrcIP|Contacts {
 		t.Errorf("unknown bits kept: %v", got)
 	}
 }
@@ -289,11 +264,11 @@ func TestFor(t *testing.T) {
 // Copies of one request racing each other: exactly one passes.
 func TestRace(t *testing.T) {
 	n, _ := newTestNonces(t, nil)
-	s := n.Issue(request(t, "REGISTER", ""), 0)
+	s := n.Issue(digesttest.Request(t, "REGISTER", ""), 0)
 	const copies = 16
 	results := make(chan Result, copies)
 	for range copies {
-		c := request(t, "REGISTER", "")
+		c := digesttest.Request(t, "REGISTER", "")
 		go func() {
 			r := n.Check(c, s, false, 0, false)
 			if r == OK {
