@@ -57,9 +57,10 @@ func init() {
 }
 
 // Table is the dbaliases table (version 1), as Kamailio 3.0's
-// alias_db-create.sql declares it.
+// alias_db-create.sql declares it, with the shape fix that brings OpenSER
+// 1.0's and 1.2's dbaliases table to it (see history.go).
 func Table() *schema.Table {
-	return &schema.Table{
+	t := &schema.Table{
 		Name:    "dbaliases",
 		Version: TableVersion,
 		Comment: "Aliases of users: alias_username@alias_domain stands for username@domain",
@@ -73,6 +74,8 @@ func Table() *schema.Table {
 		Keys:    []schema.Index{{Name: "alias_idx", Columns: []string{"alias_username", "alias_domain"}}},
 		Indexes: []schema.Index{{Name: "target_idx", Columns: []string{"username", "domain"}}},
 	}
+	t.Fixes = TableFixes(t)
+	return t
 }
 
 var (

@@ -92,9 +92,10 @@ func init() {
 
 // Subscriber is the subscriber table (version 6), as Kamailio 3.0's
 // auth_db-create.sql declares it, except that password holds 64
-// characters instead of 25.
+// characters instead of 25, with its migration from OpenSER 1.0's
+// version 5 (see history.go).
 func Subscriber() *schema.Table {
-	return &schema.Table{
+	t := &schema.Table{
 		Name:    "subscriber",
 		Version: SubscriberVersion,
 		Comment: "Accounts for digest authentication",
@@ -111,6 +112,8 @@ func Subscriber() *schema.Table {
 		Keys:    []schema.Index{{Name: "account_idx", Columns: []string{"username", "domain"}}},
 		Indexes: []schema.Index{{Name: "username_idx", Columns: []string{"username"}}},
 	}
+	t.Migrations = SubscriberMigrations(t)
+	return t
 }
 
 var (

@@ -10,7 +10,7 @@ import "sip-router.org/core/db/schema"
 //     password, ha1, ha1b, email_address, rpid) and SERWeb's (phplib_id,
 //     first_name, last_name, phone, datetime_created, datetime_modified,
 //     confirmation, flag, sendnotification, greeting, allow_find,
-//     timezone, domn, uuid, nickname); primary key (username, domain), a
+//     timezone, domn, uuid); primary key (username, domain), a
 //     unique key on phplib_id, an index on username (user_2).
 //   - 6 (OpenSER 1.2, 2006-10, 2a679bc082): SERWeb's columns leave the
 //     table, an id primary key, (username, domain) a unique key. 1.2 kept
@@ -26,7 +26,7 @@ import "sip-router.org/core/db/schema"
 // serwebColumns are the columns of OpenSER 1.0's subscriber that version
 // 6 no longer has.
 var serwebColumns = []string{"phplib_id", "first_name", "last_name", "phone", "datetime_created", "datetime_modified",
-	"confirmation", "flag", "sendnotification", "greeting", "allow_find", "timezone", "domn", "uuid", "nickname"}
+	"confirmation", "flag", "sendnotification", "greeting", "allow_find", "timezone", "domn", "uuid"}
 
 // SERWebColumns are the columns of OpenSER 1.0's subscriber that version 6
 // dropped (their values stay in subscriber_bak_v5).
@@ -58,7 +58,7 @@ func SubscriberOpenSER10() *schema.Table {
 			{Name: "allow_find", Type: schema.String, Size: 1, Default: "'0'"},
 			null("timezone", 128), null("rpid", 128),
 			{Name: "domn", Type: schema.Int, Null: true},
-			null("uuid", 64), str("nickname", 64),
+			null("uuid", 64),
 		},
 		Primary: []string{"username", "domain"},
 		Keys:    []schema.Index{{Name: "phplib_id", Columns: []string{"phplib_id"}}},

@@ -66,9 +66,10 @@ func init() {
 const routes = sr.RouteRequest | sr.RouteFailure | sr.RouteBranch | sr.RouteLocal
 
 // Table is the domain table (version 1), as Kamailio 3.0's
-// domain-create.sql declares it.
+// domain-create.sql declares it, with the shape fix that brings OpenSER
+// 1.0's and 1.2's domain table to it (see history.go).
 func Table() *schema.Table {
-	return &schema.Table{
+	t := &schema.Table{
 		Name:    "domain",
 		Version: TableVersion,
 		Comment: "The domains this server is responsible for",
@@ -79,6 +80,8 @@ func Table() *schema.Table {
 		},
 		Keys: []schema.Index{{Name: "domain_idx", Columns: []string{"domain"}}},
 	}
+	t.Fixes = TableFixes(t)
+	return t
 }
 
 var (

@@ -91,9 +91,10 @@ func init() {
 
 // Table is the uri table (version 1), as Kamailio 3.0's uri_db-create.sql
 // declares it: which URI users (uri_user) an account (username, domain)
-// may use.
+// may use. Its shape fix brings OpenSER 1.0's and 1.2's uri table to it
+// (see history.go).
 func Table() *schema.Table {
-	return &schema.Table{
+	t := &schema.Table{
 		Name:    "uri",
 		Version: URIVersion,
 		Comment: "URI users each account may use",
@@ -106,6 +107,8 @@ func Table() *schema.Table {
 		},
 		Keys: []schema.Index{{Name: "account_idx", Columns: []string{"username", "domain", "uri_user"}}},
 	}
+	t.Fixes = TableFixes(t)
+	return t
 }
 
 var (

@@ -188,6 +188,8 @@ func (t *Tool) reportMigration(rep *db.MigrateReport) {
 		switch p.Action {
 		case db.ActionCreate:
 			t.say("table %s: created (version %d)", p.Table, p.To)
+		case db.ActionFix:
+			t.say("table %s: version %d, shape fixed (%s)", p.Table, p.To, fixNotes(p))
 		case db.ActionMigrate:
 			line := fmt.Sprintf("table %s: version %d → %d", p.Table, p.From, p.To)
 			if decl := t.cfg.Table(p.Table); decl != nil {
@@ -207,6 +209,17 @@ func (t *Tool) reportMigration(rep *db.MigrateReport) {
 			t.say("%s", line)
 		}
 	}
+}
+
+// fixNotes joins the notes of the shape fixes of a plan.
+func fixNotes(p db.TablePlan) string {
+	var notes []string
+	for _, s := range p.Steps {
+		if s.Fix {
+			notes = append(notes, s.Note)
+		}
+	}
+	return strings.Join(notes, "; ")
 }
 
 // version prints the tool's version and each table's version.
@@ -255,6 +268,13 @@ func tableStatus(ctx context.Context, h *db.DB, tb *schema.Table, tool string) (
 	case have == 0 && tb.Version != 0:
 		return "-", "no version row", nil
 	case have == tb.Version:
+		fixes, err := db.PendingFixes(ctx, h, tb, have)
+		if err != nil {
+			return "", "", err
+		}
+		if len(fixes) > 0 {
+			return found, "older shape (" + tool + " migrate)", nil
+		}
 		return found, "ok", nil
 	case have > tb.Version:
 		return found, "newer than this release", nil

@@ -66,7 +66,7 @@ func Oldest(name string) *schema.Table {
 	case "address":
 		return Address()
 	case "grp":
-		return Grp()
+		return grpOpenSER10()
 	case "re_grp":
 		return ReGrp()
 	}
@@ -456,14 +456,22 @@ func lcrV1() *schema.Table {
 
 // ---- group: grp (2), re_grp (1) ----
 
-// Grp is the grp table of Kamailio 3.0's group module (version 2).
+// Grp is the grp table of Kamailio 3.0's group module (version 2), with
+// its shape fix.
 //
-// OpenSER 1.0's grp has version 2 too, without id and with a primary key
-// on (username, domain, grp): OpenSER 1.2 changed it without a version
-// change, so no migration can tell; such a table fails migrate's final
-// check (it lacks id) and must be converted by hand.
+// The version has been 2 since before OpenSER 1.0, in three shapes:
+//
+//   - OpenSER 1.0 and 1.1: username, domain VARCHAR(128), grp
+//     VARCHAR(50), last_modified; primary key (username, domain, grp).
+//   - OpenSER 1.2: an id primary key, the three columns a unique key
+//     (udg_grp).
+//   - Kamailio 3.0: the unique key is account_group_idx, domain and grp
+//     VARCHAR(64).
+//
+// The fix brings either older shape to 3.0's at version 2, the rows kept
+// (domain keeps its width where it was wider).
 func Grp() *schema.Table {
-	return &schema.Table{
+	t := &schema.Table{
 		Name:    "grp",
 		Version: 2,
 		Comment: "Group membership of users, for ACLs (group module)",
@@ -475,6 +483,35 @@ func Grp() *schema.Table {
 			{Name: "last_modified", Type: schema.DateTime, Default: "'1900-01-01 00:00:01'"},
 		},
 		Keys: []schema.Index{{Name: "account_group_idx", Columns: []string{"username", "domain", "grp"}}},
+	}
+	key := t.Keys[0]
+	t.Fixes = []schema.Fix{{
+		Version: 2,
+		Note:    "id primary key, grp VARCHAR(64), the unique key " + key.Name + " (OpenSER 1.2 and Kamailio 3.0, version unchanged)",
+		Done:    []schema.Cond{schema.HasColumn(idColumn.Name), schema.HasIndex(key.Name), schema.LacksIndex("udg_grp")},
+		Steps: []schema.Step{
+			schema.DropIndex("udg_grp", true),
+			schema.ChangeType(str("grp", 50), *t.Col("grp")),
+			schema.AddID(idColumn),
+			schema.CreateUniqueIndex(key),
+		},
+	}}
+	return t
+}
+
+// grpOpenSER10 is the grp table as OpenSER 1.0 created it (version 2,
+// without id).
+func grpOpenSER10() *schema.Table {
+	return &schema.Table{
+		Name:    "grp",
+		Version: 2,
+		Columns: []schema.Column{
+			str("username", 64),
+			str("domain", 128),
+			str("grp", 50),
+			{Name: "last_modified", Type: schema.DateTime, Default: "'1900-01-01 00:00:01'"},
+		},
+		Primary: []string{"username", "domain", "grp"},
 	}
 }
 

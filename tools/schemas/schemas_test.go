@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"sip-router.org/core/db"
+	"sip-router.org/core/db/dbtest/legacytest"
 	"sip-router.org/core/db/schema"
-	"sip-router.org/tools/dbtool/dbtooltest"
 	"sip-router.org/tools/schemas"
 
 	_ "sip-router.org/modules/db_sqlite"
@@ -101,8 +101,8 @@ func ipValue(i int, d *db.Dialect) any {
 
 // LegacyTables are the tables of this package in their oldest version,
 // as the migration tests fill and check them.
-func LegacyTables() []*dbtooltest.Legacy {
-	return []*dbtooltest.Legacy{
+func LegacyTables() []*legacytest.Legacy {
+	return []*legacytest.Legacy{
 		{Old: schemas.Oldest("trusted"), New: schemas.Trusted(), Key: []string{"src_ip", "proto", "from_pattern"}},
 		{Old: schemas.Oldest("silo"), New: schemas.Silo(), Key: []string{"mid"}, Renamed: map[string]string{"mid": "id"}},
 		{Old: schemas.Oldest("gw"), New: schemas.Gw(), Key: []string{"gw_name"},
@@ -110,6 +110,7 @@ func LegacyTables() []*dbtooltest.Legacy {
 			Convert: map[string]func(string) string{"ip_addr": IPText}},
 		{Old: schemas.Oldest("lcr"), New: schemas.Lcr(), Key: []string{"prefix"}},
 		{Old: schemas.Oldest("sip_trace"), New: schemas.SipTrace(), Key: []string{"id"}, Renamed: map[string]string{"date": "time_stamp"}},
+		{Old: schemas.Oldest("grp"), New: schemas.Grp(), Key: []string{"username", "domain", "grp"}},
 	}
 }
 
@@ -131,17 +132,17 @@ func TestMigrateSQLite(t *testing.T) {
 	if err := db.CreateTables(ctx, d, old); err != nil {
 		t.Fatal(err)
 	}
-	before := map[string]dbtooltest.Rows{}
+	before := map[string]legacytest.Rows{}
 	for _, l := range legacy {
-		dbtooltest.Fill(t, ctx, d, l, 300)
-		before[l.Old.Name] = dbtooltest.Before(t, ctx, d, l)
+		legacytest.Fill(t, ctx, d, l, 300)
+		before[l.Old.Name] = legacytest.Before(t, ctx, d, l)
 	}
 	rep, err := db.Migrate(ctx, d, cur, db.MigrateOptions{})
 	if err != nil {
 		t.Fatalf("migrate: %v\n%s", err, rep.SQL())
 	}
 	for _, l := range legacy {
-		dbtooltest.Check(t, ctx, d, l, before[l.Old.Name])
+		legacytest.Check(t, ctx, d, l, before[l.Old.Name])
 		if v, _ := db.TableVersion(ctx, d, l.New.Name); v != l.New.Version {
 			t.Errorf("table %s: version %d after the migration", l.New.Name, v)
 		}

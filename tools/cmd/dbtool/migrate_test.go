@@ -5,17 +5,25 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"sip-router.org/core/db"
+	"sip-router.org/core/db/dbtest/legacytest"
 	"sip-router.org/core/db/schema"
+	"sip-router.org/core/digest"
 	"sip-router.org/core/module"
 	"sip-router.org/core/siptest"
+	"sip-router.org/modules_k/acc"
+	aliasdb "sip-router.org/modules_k/alias_db"
+	authdb "sip-router.org/modules_k/auth_db"
+	"sip-router.org/modules_k/domain"
+	uridb "sip-router.org/modules_k/uri_db"
 	"sip-router.org/modules_k/usrloc"
-	"sip-router.org/tools/dbtool/dbtooltest"
 	"sip-router.org/tools/schemas"
 )
 
@@ -58,13 +66,29 @@ func ipValue(i int, d *db.Dialect) any {
 
 // openser10 are the tables of an OpenSER 1.0 database (and sip_trace of
 // 1.1) as the acceptance test makes them, with the versions they lead to.
-// subscriber has no history in this tree: it is made at its current
-// version and must come out untouched.
-func openser10(t *testing.T) []*dbtooltest.Legacy {
-	return []*dbtooltest.Legacy{
+// domain, uri and dbaliases keep version 1 and get Kamailio 3.0's shape
+// by a shape fix.
+func openser10(t *testing.T) []*legacytest.Legacy {
+	// gen makes the values of columns from formats taking the row number
+	// (column, format, column, format …).
+	gen := func(colFormats ...string) map[string]func(int, *db.Dialect) any {
+		m := map[string]func(int, *db.Dialect) any{}
+		for i := 0; i < len(colFormats); i += 2 {
+			format := colFormats[i+1]
+			m[colFormats[i]] = func(i int, _ *db.Dialect) any { return fmt.Sprintf(format, i) }
+		}
+		return m
+	}
+	var accs []*legacytest.Legacy
+	for _, name := range []string{"acc", "missed_calls"} {
+		accs = append(accs, &legacytest.Legacy{Old: acc.TableOpenSER10(name), New: declared(t, name), Key: []string{"sip_callid"},
+			Renamed: acc.RenamedIn12(), Backup: schema.BackupName(name, 2)})
+	}
+	return append([]*legacytest.Legacy{
 		{Old: usrloc.TableV1001("location"), New: declared(t, "location"), Key: []string{"username", "domain", "contact"}},
 		{Old: usrloc.TableV1001("aliases"), New: declared(t, "aliases"), Key: []string{"username", "domain", "contact"}},
-		{Old: declared(t, "subscriber"), New: declared(t, "subscriber"), Key: []string{"username", "domain"}},
+		{Old: authdb.SubscriberOpenSER10(), New: declared(t, "subscriber"), Key: []string{"username", "domain"},
+			Gen: gen("phplib_id", "%032x", "username", "s%d"), Backup: schema.BackupName("subscriber", 5)},
 		{Old: schemas.Oldest("trusted"), New: declared(t, "trusted"), Key: []string{"src_ip", "proto", "from_pattern"}},
 		{Old: schemas.Oldest("silo"), New: declared(t, "silo"), Key: []string{"mid"}, Renamed: map[string]string{"mid": "id"}},
 		{Old: schemas.Oldest("gw"), New: declared(t, "gw"), Key: []string{"gw_name"},
@@ -72,7 +96,26 @@ func openser10(t *testing.T) []*dbtooltest.Legacy {
 			Convert: map[string]func(string) string{"ip_addr": ipText}},
 		{Old: schemas.Oldest("lcr"), New: declared(t, "lcr"), Key: []string{"prefix"}},
 		{Old: schemas.Oldest("sip_trace"), New: declared(t, "sip_trace"), Key: []string{"id"}, Renamed: map[string]string{"date": "time_stamp"}},
+		{Old: schemas.Oldest("grp"), New: declared(t, "grp"), Key: []string{"username", "domain", "grp"}},
+		{Old: domain.TableOpenSER10(), New: declared(t, "domain"), Key: []string{"domain"},
+			Gen: gen("domain", "d%d.example.org")},
+		{Old: uridb.TableOpenSER10(), New: declared(t, "uri"), Key: []string{"username", "domain", "uri_user"}},
+		{Old: aliasdb.TableOpenSER10(), New: declared(t, "dbaliases"), Key: []string{"alias_username"},
+			Gen: gen("alias_username", "a%d")},
+	}, accs...)
+}
+
+// pick returns the tables of ls with the given names, in that order.
+func pick(t *testing.T, ls []*legacytest.Legacy, names ...string) []*legacytest.Legacy {
+	var out []*legacytest.Legacy
+	for _, n := range names {
+		i := slices.IndexFunc(ls, func(l *legacytest.Legacy) bool { return l.Old.Name == n })
+		if i < 0 {
+			t.Fatalf("no legacy table %s", n)
+		}
+		out = append(out, ls[i])
 	}
+	return out
 }
 
 // createEmpty creates the empty database of the settings, as an old
@@ -129,10 +172,10 @@ func testMigrateOpenSER10(t *testing.T, b backend) {
 	if err := db.CreateTables(ctx, h, old); err != nil {
 		t.Fatal(err)
 	}
-	before := map[string]dbtooltest.Rows{}
+	before := map[string]legacytest.Rows{}
 	for _, l := range legacy {
-		dbtooltest.Fill(t, ctx, h, l, rows)
-		before[l.Old.Name] = dbtooltest.Before(t, ctx, h, l)
+		legacytest.Fill(t, ctx, h, l, rows)
+		before[l.Old.Name] = legacytest.Before(t, ctx, h, l)
 		if len(before[l.Old.Name]) != rows {
 			t.Fatalf("%s: %d rows", l.Old.Name, len(before[l.Old.Name]))
 		}
@@ -142,7 +185,8 @@ func testMigrateOpenSER10(t *testing.T, b backend) {
 	// The dry run shows the SQL and changes nothing.
 	out := e.ok("migrate", "--dry-run")
 	for _, want := range []string{"-- table location: version 1001 → 1004", "-- table gw: version 3 → 10",
-		"-- table acc: missing, created at version 4", "ALTER TABLE", "nothing was changed"} {
+		"-- table acc: version 2 → 4", "-- table subscriber: version 5 → 6", "-- table domain: version 1 in another shape",
+		"-- table re_grp: missing, created at version 1", "ALTER TABLE", "nothing was changed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the dry run does not show %q:\n%.3000s", want, out)
 		}
@@ -150,19 +194,37 @@ func testMigrateOpenSER10(t *testing.T, b backend) {
 	if v, _ := db.TableVersion(ctx, h, "location"); v != 1001 {
 		t.Errorf("after the dry run, location has version %d", v)
 	}
-	if ok, _ := db.TableExists(ctx, h, "acc"); ok {
-		t.Error("the dry run created table acc")
+	if ok, _ := db.TableExists(ctx, h, "re_grp"); ok {
+		t.Error("the dry run created table re_grp")
+	}
+	if cols, _ := db.Columns(ctx, h, "domain"); slices.Contains(cols, "id") {
+		t.Error("the dry run added column id to table domain")
+	}
+
+	// version tells what migrate will do.
+	out = e.ok("version")
+	for _, want := range []string{"older (kamdbctl migrate)", "older shape (kamdbctl migrate)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version before the migration does not say %q:\n%s", want, out)
+		}
 	}
 
 	out = e.ok("migrate")
 	for _, want := range []string{"table location: version 1001 → 1004 (rows as they were kept in location_bak_v1003)",
-		"table gw: version 3 → 10", "table acc: created (version 4)", "table re_grp: created (version 1)", "is up to date"} {
+		"table gw: version 3 → 10", "table acc: version 2 → 4 (rows as they were kept in acc_bak_v2)",
+		"table missed_calls: version 2 → 3 (rows as they were kept in missed_calls_bak_v2)",
+		"table subscriber: version 5 → 6 (rows as they were kept in subscriber_bak_v5)",
+		"table domain: version 1, shape fixed", "table grp: version 2, shape fixed", "table uri: version 1, shape fixed", "table dbaliases: version 1, shape fixed",
+		"table re_grp: created (version 1)", "is up to date"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("migrate does not say %q:\n%s", want, out)
 		}
 	}
 	for _, l := range legacy {
-		dbtooltest.Check(t, ctx, h, l, before[l.Old.Name])
+		legacytest.Check(t, ctx, h, l, before[l.Old.Name])
+		if l.Backup != "" {
+			legacytest.CheckBackup(t, ctx, h, l, before[l.Old.Name])
+		}
 	}
 	out = e.ok("version")
 	for _, line := range strings.Split(out, "\n")[3:] {
@@ -193,45 +255,118 @@ func testMigrateOpenSER10(t *testing.T, b backend) {
 	startServer(t, ctx, b, vars, h)
 }
 
+// startServer starts a server on the migrated database with the modules
+// that own its tables, each checking its table's version: a migrated
+// subscriber authenticates a REGISTER, whose contact goes into the
+// migrated location table; the migrated domain and dbaliases tables
+// answer.
 func startServer(t *testing.T, ctx context.Context, b backend, vars map[string]string, h *db.DB) {
 	driver := map[string]string{"MYSQL": "db_mysql", "PGSQL": "db_postgres", "SQLITE": "db_sqlite"}[b.engine]
 	url := dbURL(vars)
 	cfg := fmt.Sprintf(`
 LISTEN
-loadmodule "%s.so"
+loadmodule "%[1]s.so"
 loadmodule "sl.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
-modparam("usrloc", "db_url", "%s")
+loadmodule "domain.so"
+loadmodule "uri_db.so"
+loadmodule "alias_db.so"
+modparam("usrloc", "db_url", "%[2]s")
 modparam("usrloc", "db_mode", 1)
-modparam("auth_db", "db_url", "%s")
+modparam("auth_db", "db_url", "%[2]s")
+modparam("domain", "db_url", "%[2]s")
+modparam("domain", "db_mode", 1)
+modparam("uri_db", "db_url", "%[2]s")
+modparam("uri_db", "use_uri_table", 1)
+modparam("alias_db", "db_url", "%[2]s")
 route {
 	if (method == "REGISTER") {
+		if (!www_authorize("example.org", "subscriber")) {
+			www_challenge("example.org", "0");
+			exit;
+		}
 		save("location");
+		exit;
+	}
+	if (method == "MESSAGE") {
+		if (alias_db_lookup("dbaliases")) {
+			sl_send_reply("200", "Alias");
+			exit;
+		}
+		sl_send_reply("404", "No Alias");
+		exit;
+	}
+	if (is_uri_host_local()) {
+		sl_send_reply("200", "Local Domain");
 		exit;
 	}
 	sl_send_reply("404", "Not Found");
 }
-`, driver, url, url)
+`, driver, url)
 	lv := siptest.Start(t, cfg)
 	p := siptest.NewPeer(t)
-	p.Send(lv.UDP, `REGISTER sip:example.org SIP/2.0
-Via: SIP/2.0/UDP PEER;branch=z9hG4bK-migrated-1
-From: <sip:newuser@example.org>;tag=1
-To: <sip:newuser@example.org>
+
+	// A subscriber of the OpenSER 1.0 table, with the ha1 it had (and no
+	// contact in location yet).
+	const user = "s5"
+	var ha1 string
+	if err := h.QueryRow(ctx, "SELECT ha1 FROM subscriber WHERE username = ?", user).Scan(&ha1); err != nil {
+		t.Fatal(err)
+	}
+	register := func(cseq int, auth string) {
+		p.Send(lv.UDP, fmt.Sprintf(`REGISTER sip:example.org SIP/2.0
+Via: SIP/2.0/UDP PEER;branch=z9hG4bK-migrated-%[1]d
+From: <sip:%[2]s@example.org>;tag=1
+To: <sip:%[2]s@example.org>
 Call-ID: migrated-1@test
-CSeq: 1 REGISTER
-Contact: <sip:newuser@PEER>;expires=600
+CSeq: %[1]d REGISTER
+Contact: <sip:%[2]s@PEER>;expires=600
+%[3]sMax-Forwards: 70
+Content-Length: 0
+
+`, cseq, user, auth))
+	}
+	register(1, "")
+	res := p.ExpectReply(5*time.Second, 401)
+	nonce := regexp.MustCompile(`nonce="([^"]+)"`).FindStringSubmatch(res.GetHeader("WWW-Authenticate").Value())
+	if nonce == nil {
+		t.Fatalf("no nonce in the challenge:\n%s", res)
+	}
+	resp := digest.MD5Hex(ha1, nonce[1], digest.MD5Hex("REGISTER", "sip:example.org"))
+	auth := fmt.Sprintf("Authorization: Digest username=%q, realm=\"example.org\", nonce=%q, uri=\"sip:example.org\", response=%q, algorithm=MD5\r\n",
+		user, nonce[1], resp)
+	register(2, auth)
+	p.ExpectReply(5*time.Second, 200)
+	var n int
+	if err := h.QueryRow(ctx, "SELECT COUNT(*) FROM location WHERE callid = 'migrated-1@test'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("the registered contact is not in the migrated location table (%d, %v)", n, err)
+	}
+
+	// The migrated domain and dbaliases tables.
+	for i, tc := range []struct {
+		method, ruri string
+		code         int
+	}{
+		{"OPTIONS", "sip:someone@d7.example.org", 200},
+		{"OPTIONS", "sip:someone@elsewhere.example.net", 404},
+		{"MESSAGE", "sip:a7@example.org", 200},
+		{"MESSAGE", "sip:nobody@example.org", 404},
+	} {
+		p.Send(lv.UDP, fmt.Sprintf(`%[1]s %[2]s SIP/2.0
+Via: SIP/2.0/UDP PEER;branch=z9hG4bK-migrated-q%[3]d
+From: <sip:tester@example.org>;tag=2
+To: <%[2]s>
+Call-ID: migrated-q%[3]d@test
+CSeq: 1 %[1]s
 Max-Forwards: 70
 Content-Length: 0
 
-`)
-	p.ExpectReply(5*time.Second, 200)
-	var n int
-	if err := h.QueryRow(ctx, "SELECT COUNT(*) FROM location WHERE username = 'newuser'").Scan(&n); err != nil || n != 1 {
-		t.Errorf("the registered contact is not in the migrated location table (%d, %v)", n, err)
+`, tc.method, tc.ruri, i))
+		t.Logf("%s %s, expecting %d", tc.method, tc.ruri, tc.code)
+		p.ExpectReply(5*time.Second, tc.code)
 	}
 }
 
@@ -244,8 +379,7 @@ func TestMigrateHalfDone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	h := createEmpty(t, b, vars)
-	all := openser10(t)
-	legacy := []*dbtooltest.Legacy{all[0], all[3], all[4], all[5], all[6]} // location, trusted, silo, gw, lcr
+	legacy := pick(t, openser10(t), "location", "subscriber", "trusted", "silo", "gw", "lcr", "acc", "missed_calls")
 	var old []*schema.Table
 	for _, l := range legacy {
 		old = append(old, l.Old)
@@ -253,10 +387,10 @@ func TestMigrateHalfDone(t *testing.T) {
 	if err := db.CreateTables(ctx, h, old); err != nil {
 		t.Fatal(err)
 	}
-	before := map[string]dbtooltest.Rows{}
+	before := map[string]legacytest.Rows{}
 	for _, l := range legacy {
-		dbtooltest.Fill(t, ctx, h, l, 100)
-		before[l.Old.Name] = dbtooltest.Before(t, ctx, h, l)
+		legacytest.Fill(t, ctx, h, l, 100)
+		before[l.Old.Name] = legacytest.Before(t, ctx, h, l)
 	}
 	// Cut each table's first migration after its last step (before the
 	// version update), and location's second migration after its first
@@ -284,7 +418,10 @@ func TestMigrateHalfDone(t *testing.T) {
 	e := newEnv(t, vars)
 	e.ok("migrate")
 	for _, l := range legacy {
-		dbtooltest.Check(t, ctx, h, l, before[l.Old.Name])
+		legacytest.Check(t, ctx, h, l, before[l.Old.Name])
+		if l.Backup != "" {
+			legacytest.CheckBackup(t, ctx, h, l, before[l.Old.Name])
+		}
 	}
 	if out := e.ok("migrate"); !strings.Contains(out, "nothing to do") {
 		t.Errorf("the second migrate said:\n%s", out)

@@ -1,9 +1,9 @@
-// Package dbtooltest helps test migrations of old tables: it creates a
+// Package legacytest helps test migrations of old tables: it creates a
 // table in an old version, fills it with varied rows, and checks, after a
 // migration, that every row is still there with the same values, that
 // new columns hold their defaults, and that the table has the columns of
 // the new version.
-package dbtooltest
+package legacytest
 
 import (
 	"context"
@@ -33,6 +33,10 @@ type Legacy struct {
 	// Convert gives, for some old columns, the new value (rendered, see
 	// Render) from the old one.
 	Convert map[string]func(old string) string
+	// Backup is the table in which the migration keeps the old rows
+	// (schema.BackupName), if any: CheckBackup compares it with the rows
+	// read before, every old column included.
+	Backup string
 }
 
 func (l *Legacy) newName(old string) string {
@@ -58,6 +62,9 @@ func (l *Legacy) maxLen(c schema.Column) int {
 // Rows are rows as Render shows their values, by column name.
 type Rows []map[string]string
 
+// fillBatch is the number of rows Fill inserts with one statement.
+const fillBatch = 50
+
 // Fill inserts n rows into the old table: NULLs where allowed, strings of
 // the greatest length both versions accept, non-ASCII text, quotes and
 // backslashes, line breaks in long text, large and negative numbers,
@@ -76,19 +83,26 @@ func Fill(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, n int) {
 	for i, c := range cols {
 		q[i], ph[i] = dl.Quote(c.Name), "?"
 	}
-	ins := "INSERT INTO " + dl.Quote(l.Old.Name) + " (" + strings.Join(q, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
+	// Rows go in batches of fillBatch per statement, in their order.
+	ins := "INSERT INTO " + dl.Quote(l.Old.Name) + " (" + strings.Join(q, ", ") + ") VALUES "
+	tuple := "(" + strings.Join(ph, ", ") + ")"
 	err := d.WithTx(ctx, func(tx *db.Tx) error {
-		for i := 0; i < n; i++ {
-			args := make([]any, len(cols))
-			for k, c := range cols {
-				if g, ok := l.Gen[c.Name]; ok {
-					args[k] = g(i, dl)
-					continue
+		for first := 0; first < n; first += fillBatch {
+			last := min(first+fillBatch, n)
+			var args []any
+			tuples := make([]string, 0, last-first)
+			for i := first; i < last; i++ {
+				for _, c := range cols {
+					if g, ok := l.Gen[c.Name]; ok {
+						args = append(args, g(i, dl))
+						continue
+					}
+					args = append(args, value(l, c, i, slices.Contains(l.Key, c.Name), dl))
 				}
-				args[k] = value(l, c, i, slices.Contains(l.Key, c.Name), dl)
+				tuples = append(tuples, tuple)
 			}
-			if _, err := tx.Exec(ctx, ins, args...); err != nil {
-				return fmt.Errorf("row %d: %w", i, err)
+			if _, err := tx.Exec(ctx, ins+strings.Join(tuples, ", "), args...); err != nil {
+				return fmt.Errorf("rows %d to %d: %w", first, last-1, err)
 			}
 		}
 		return nil
@@ -233,11 +247,7 @@ func ReadRows(t testing.TB, ctx context.Context, d *db.DB, table string, cols []
 // Before reads the rows of the old table, for Check.
 func Before(t testing.TB, ctx context.Context, d *db.DB, l *Legacy) Rows {
 	t.Helper()
-	var cols []string
-	for _, c := range l.Old.Columns {
-		cols = append(cols, c.Name)
-	}
-	return ReadRows(t, ctx, d, l.Old.Name, cols)
+	return ReadRows(t, ctx, d, l.Old.Name, columnNames(l.Old))
 }
 
 // DefaultText renders a column's default as Render shows the value read.
@@ -272,30 +282,16 @@ func Check(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, before Rows) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	for _, c := range l.New.Columns {
-		want = append(want, c.Name)
-	}
+	want := columnNames(l.New)
 	slices.Sort(have)
 	slices.Sort(want)
 	if !slices.Equal(have, want) {
 		t.Errorf("table %s: columns %v after the migration, want %v", l.New.Name, have, want)
 		return
 	}
-	var cols []string
-	for _, c := range l.New.Columns {
-		cols = append(cols, c.Name)
-	}
-	after := ReadRows(t, ctx, d, l.New.Name, cols)
+	after := ReadRows(t, ctx, d, l.New.Name, columnNames(l.New))
 	if len(after) != len(before) {
 		t.Errorf("table %s: %d rows after the migration, %d before", l.New.Name, len(after), len(before))
-	}
-	keyOf := func(r map[string]string, names []string) string {
-		var k []string
-		for _, n := range names {
-			k = append(k, r[n])
-		}
-		return strings.Join(k, "\x00")
 	}
 	var newKey []string
 	for _, k := range l.Key {
@@ -303,7 +299,7 @@ func Check(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, before Rows) 
 	}
 	byKey := map[string]map[string]string{}
 	for _, r := range after {
-		k := keyOf(r, newKey)
+		k := rowKey(r, newKey)
 		if _, dup := byKey[k]; dup {
 			t.Errorf("table %s: key %q twice after the migration", l.New.Name, k)
 		}
@@ -316,7 +312,7 @@ func Check(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, before Rows) 
 	ids := map[string]bool{}
 	bad := 0
 	for _, b := range before {
-		a, ok := byKey[keyOf(b, l.Key)]
+		a, ok := byKey[rowKey(b, l.Key)]
 		if !ok {
 			t.Errorf("table %s: row %v is gone", l.New.Name, b)
 			bad++
@@ -332,7 +328,7 @@ func Check(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, before Rows) 
 				want = conv(want)
 			}
 			if got := a[nc.Name]; got != want {
-				t.Errorf("table %s: row %s: column %s is %.80s, was %.80s", l.New.Name, keyOf(b, l.Key), nc.Name, got, want)
+				t.Errorf("table %s: row %s: column %s is %.80s, was %.80s", l.New.Name, rowKey(b, l.Key), nc.Name, got, want)
 				bad++
 			}
 		}
@@ -355,5 +351,201 @@ func Check(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, before Rows) 
 		if bad > 20 {
 			t.Fatalf("table %s: too many differences", l.New.Name)
 		}
+	}
+}
+
+// CheckBackup checks that the backup table l.Backup holds every row read
+// before the migration, with the values of every old column (those the
+// migration dropped included).
+func CheckBackup(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, before Rows) {
+	t.Helper()
+	if l.Backup == "" {
+		t.Fatalf("table %s: no backup table declared", l.Old.Name)
+	}
+	kept := ReadRows(t, ctx, d, l.Backup, columnNames(l.Old))
+	if len(kept) != len(before) {
+		t.Errorf("backup table %s: %d rows, %d before the migration", l.Backup, len(kept), len(before))
+	}
+	byKey := map[string]map[string]string{}
+	for _, r := range kept {
+		byKey[rowKey(r, l.Key)] = r
+	}
+	bad := 0
+	for _, b := range before {
+		k := rowKey(b, l.Key)
+		r, ok := byKey[k]
+		if !ok {
+			t.Errorf("backup table %s: row %q is missing", l.Backup, k)
+			bad++
+			continue
+		}
+		for _, c := range l.Old.Columns {
+			got := r[c.Name]
+			if c.Type == schema.DateTime {
+				got = timeText(got)
+			}
+			if got != b[c.Name] {
+				t.Errorf("backup table %s: row %q: column %s is %.80s, was %.80s", l.Backup, k, c.Name, got, b[c.Name])
+				bad++
+			}
+		}
+		if bad > 20 {
+			t.Fatalf("backup table %s: too many differences", l.Backup)
+		}
+	}
+}
+
+// timeText renders a time that a driver returned as text (SQLite does
+// for a column whose declared type is no longer DATETIME, as in a table
+// made by CREATE TABLE … AS SELECT) the way Render renders a time.
+func timeText(v string) string {
+	s, err := strconv.Unquote(v)
+	if err != nil {
+		return v
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, time.DateTime} {
+		if tm, err := time.Parse(layout, s); err == nil {
+			return Render(tm)
+		}
+	}
+	return v
+}
+
+func rowKey(r map[string]string, names []string) string {
+	var k []string
+	for _, n := range names {
+		k = append(k, r[n])
+	}
+	return strings.Join(k, "\x00")
+}
+
+// Roundtrip is a whole migration test on one database: it creates the old
+// tables, fills each with n rows, migrates to the new tables, checks
+// every table (and its backup table), then migrates again and checks
+// that nothing changed.
+func Roundtrip(t testing.TB, ctx context.Context, d *db.DB, ls []*Legacy, n int) {
+	t.Helper()
+	var old, cur []*schema.Table
+	for _, l := range ls {
+		old, cur = append(old, l.Old), append(cur, l.New)
+	}
+	if err := db.CreateTables(ctx, d, old); err != nil {
+		t.Fatalf("create the old tables: %v", err)
+	}
+	before := make([]Rows, len(ls))
+	for i, l := range ls {
+		Fill(t, ctx, d, l, n)
+		before[i] = Before(t, ctx, d, l)
+		if len(before[i]) != n {
+			t.Fatalf("table %s: %d rows after the fill, want %d", l.Old.Name, len(before[i]), n)
+		}
+	}
+	rep, err := db.Migrate(ctx, d, cur, db.MigrateOptions{})
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if !rep.Changed() {
+		t.Fatal("the migration of the old tables changed nothing")
+	}
+	after := make([]Rows, len(ls))
+	for i, l := range ls {
+		Check(t, ctx, d, l, before[i])
+		if l.Backup != "" {
+			CheckBackup(t, ctx, d, l, before[i])
+		}
+		if v, err := db.TableVersion(ctx, d, l.New.Name); err != nil || v != l.New.Version {
+			t.Errorf("table %s: version %d after the migration, want %d (%v)", l.New.Name, v, l.New.Version, err)
+		}
+		after[i] = ReadRows(t, ctx, d, l.New.Name, columnNames(l.New))
+	}
+	rep, err = db.Migrate(ctx, d, cur, db.MigrateOptions{})
+	if err != nil || rep.Changed() {
+		t.Fatalf("second migrate: %v; its plan:\n%s", err, rep.SQL())
+	}
+	for i, l := range ls {
+		again := ReadRows(t, ctx, d, l.New.Name, columnNames(l.New))
+		if !slices.Equal(sortedRows(after[i]), sortedRows(again)) {
+			t.Errorf("table %s: the second migrate changed its rows", l.New.Name)
+		}
+	}
+}
+
+func columnNames(t *schema.Table) []string {
+	var out []string
+	for _, c := range t.Columns {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// sortedRows renders rows as sorted lines, to compare tables whatever
+// the order rows come in.
+func sortedRows(rs Rows) []string {
+	var out []string
+	for _, r := range rs {
+		var cols []string
+		for c := range r {
+			cols = append(cols, c)
+		}
+		slices.Sort(cols)
+		var b strings.Builder
+		for _, c := range cols {
+			b.WriteString(c + "=" + r[c] + "\x00")
+		}
+		out = append(out, b.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// CheckFixDeclaration checks a table whose older shapes share its version
+// (its history is a shape fix at that version, without migrations): the
+// table and its older shapes are valid in every dialect.
+func CheckFixDeclaration(t testing.TB, cur *schema.Table, older ...*schema.Table) {
+	t.Helper()
+	if err := db.CheckTables(append([]*schema.Table{cur}, older...)); err != nil {
+		t.Fatal(err)
+	}
+	if len(cur.Fixes) != 1 || cur.Fixes[0].Version != cur.Version || len(cur.Migrations) != 0 {
+		t.Errorf("table %s: fixes %+v, migrations %+v; want one fix at version %d", cur.Name, cur.Fixes, cur.Migrations, cur.Version)
+	}
+	for _, o := range older {
+		if o.Version != cur.Version {
+			t.Errorf("table %s: an older shape has version %d, the table %d", cur.Name, o.Version, cur.Version)
+		}
+	}
+}
+
+// FixShapes runs Roundtrip with n rows for each older shape of a table
+// (by name, each on a database of its own that open gives), then checks
+// which indexes the fixed table has: true, it must have it; false, it
+// must not.
+func FixShapes(t *testing.T, open func(t *testing.T) *db.DB, shapes map[string]*Legacy, n int, indexes map[string]bool) {
+	t.Helper()
+	for name, l := range shapes {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d := open(t)
+			Roundtrip(t, ctx, d, []*Legacy{l}, n)
+			for ix, want := range indexes {
+				if ok, err := db.IndexExists(ctx, d, l.New.Name, ix); ok != want || err != nil {
+					t.Errorf("table %s: index %s: %v, want %v (%v)", l.New.Name, ix, ok, want, err)
+				}
+			}
+		})
+	}
+}
+
+// Upgrade creates the old table of l, fills it with n rows and migrates
+// it to the new one, for tests of the code that then reads it.
+func Upgrade(t testing.TB, ctx context.Context, d *db.DB, l *Legacy, n int) {
+	t.Helper()
+	if err := db.CreateTables(ctx, d, []*schema.Table{l.Old}); err != nil {
+		t.Fatalf("create the old table %s: %v", l.Old.Name, err)
+	}
+	Fill(t, ctx, d, l, n)
+	if _, err := db.Migrate(ctx, d, []*schema.Table{l.New}, db.MigrateOptions{}); err != nil {
+		t.Fatalf("migrate table %s: %v", l.New.Name, err)
 	}
 }
