@@ -2,7 +2,6 @@ package dbsqlite_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,28 +45,13 @@ func TestBadParams(t *testing.T) {
 
 // A sqlite:// URL works only when the config loads db_sqlite.
 func TestOpenNeedsModule(t *testing.T) {
-	ctx := context.Background()
 	url := "sqlite://" + filepath.Join(t.TempDir(), "k.db")
 
-	without := loadedIn(t, "route { drop; }\n")
-	_, err := db.Open(ctx, url, without)
-	want := `db_url "` + url + `": module db_sqlite is not loaded (add loadmodule "db_sqlite.so")`
-	if err == nil || err.Error() != want || !errors.Is(err, db.ErrNotLoaded) {
-		t.Fatalf("open without the module: %v\nwant: %s", err, want)
-	}
+	dbtest.CheckNotLoaded(t, url, url, "db_sqlite", loadedIn(t, "route { drop; }\n"))
 	if _, statErr := os.Stat(strings.TrimPrefix(url, "sqlite://")); statErr == nil {
 		t.Error("the refused open created the file")
 	}
-
-	with := loadedIn(t, "loadmodule \"db_sqlite.so\"\nroute { drop; }\n")
-	d, err := db.Open(ctx, url, with)
-	if err != nil {
-		t.Fatalf("open with the module: %v", err)
-	}
-	defer d.Close()
-	if d.Dialect() != db.SQLite {
-		t.Errorf("dialect %s", d.Dialect())
-	}
+	dbtest.OpenLoaded(t, url, loadedIn(t, "loadmodule \"db_sqlite.so\"\nroute { drop; }\n"), db.SQLite)
 }
 
 func TestCheckURL(t *testing.T) {

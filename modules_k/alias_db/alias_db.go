@@ -86,17 +86,14 @@ var (
 
 // Configure checks the URL and the column names.
 func (m *aliasDB) Configure(env *module.ConfigEnv) error {
-	url, err := dbmod.URL(env, m.DBURL)
+	url, err := dbmod.URLColumns(env, m.DBURL,
+		"user_column", m.UserColumn, "domain_column", m.DomainColumn,
+		"alias_user_column", m.AliasUserColumn, "alias_domain_column", m.AliasDomainColumn,
+	)
 	if err != nil {
 		return err
 	}
 	m.url = url
-	if err := dbmod.CheckColumns(
-		"user_column", m.UserColumn, "domain_column", m.DomainColumn,
-		"alias_user_column", m.AliasUserColumn, "alias_domain_column", m.AliasDomainColumn,
-	); err != nil {
-		return err
-	}
 	return nil
 }
 
@@ -128,8 +125,8 @@ func fixupLookup(_ *aliasDB, fx *module.Fixup, args []module.Arg) ([]any, error)
 	if err != nil {
 		return nil, err
 	}
-	if !dbmod.ValidName(table) {
-		return nil, fx.Errorf(args[0], "%s: %q is not a table name", fx.Func, table)
+	if err := dbmod.CheckTableArg(fx, args[0], table); err != nil {
+		return nil, err
 	}
 	la := lookupArgs{table: table, useDomain: -1}
 	if len(args) == 2 {
@@ -174,14 +171,13 @@ func (m *aliasDB) lookup(c *sr.Ctx, p []any) int {
 	if la.useDomain >= 0 {
 		useDomain = la.useDomain == 1
 	}
-	q := m.db.Dialect().Quote
-	query := "SELECT " + q(m.UserColumn) + ", " + q(m.DomainColumn) + " FROM " + q(la.table) +
-		" WHERE " + q(m.AliasUserColumn) + " = ?"
+	where := []string{m.AliasUserColumn}
 	args := []any{user}
 	if useDomain {
-		query += " AND " + q(m.AliasDomainColumn) + " = ?"
+		where = append(where, m.AliasDomainColumn)
 		args = append(args, host)
 	}
+	query := dbmod.Select(m.db.Dialect(), la.table, []string{m.UserColumn, m.DomainColumn}, where)
 	if !m.AppendBranches {
 		query += " LIMIT 1"
 	}

@@ -14,7 +14,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -56,7 +55,7 @@ type authDB struct {
 
 	url    string
 	creds  []credAVP
-	tables []string // the tables the script's calls name
+	tables dbmod.Tables // the tables the script's calls name
 	auth   *auth.Auth
 	db     *db.DB
 }
@@ -79,6 +78,7 @@ func init() {
 				UserColumn: "username", DomainColumn: "domain",
 				PasswordColumn: "ha1", PasswordColumn2: "ha1b",
 				LoadCredentials: "rpid",
+				tables:          dbmod.Tables{Version: SubscriberVersion},
 			}
 		},
 		Funcs: []module.Func[*authDB]{
@@ -125,17 +125,14 @@ var (
 // Configure checks the URL and the column names and compiles
 // load_credentials.
 func (m *authDB) Configure(env *module.ConfigEnv) error {
-	url, err := dbmod.URL(env, m.DBURL)
+	url, err := dbmod.URLColumns(env, m.DBURL,
+		"user_column", m.UserColumn, "domain_column", m.DomainColumn,
+		"password_column", m.PasswordColumn, "password_column_2", m.PasswordColumn2,
+	)
 	if err != nil {
 		return err
 	}
 	m.url = url
-	if err := dbmod.CheckColumns(
-		"user_column", m.UserColumn, "domain_column", m.DomainColumn,
-		"password_column", m.PasswordColumn, "password_column_2", m.PasswordColumn2,
-	); err != nil {
-		return err
-	}
 	reg, _ := env.PVs.(*pv.Registry)
 	creds, err := parseLoadCredentials(m.LoadCredentials, reg)
 	if err != nil {
@@ -197,14 +194,7 @@ func (m *authDB) Init(env *module.InitEnv) error {
 		return fmt.Errorf("module auth is a %T, not *auth.Auth", dep)
 	}
 	m.auth = a
-	if len(m.tables) == 0 {
-		return nil
-	}
-	tables := make([]dbmod.Table, len(m.tables))
-	for i, t := range m.tables {
-		tables[i] = dbmod.Table{Name: t, Version: SubscriberVersion}
-	}
-	m.db, err = dbmod.Open(env, m.url, tables...)
+	m.db, err = m.tables.Open(env, m.url)
 	return err
 }
 
@@ -223,11 +213,8 @@ func fixupAuthorize(m *authDB, fx *module.Fixup, args []module.Arg) ([]any, erro
 	if err != nil {
 		return nil, err
 	}
-	if !dbmod.ValidName(table) {
-		return nil, fx.Errorf(args[1], "%s: %q is not a table name", fx.Func, table)
-	}
-	if !slices.Contains(m.tables, table) {
-		m.tables = append(m.tables, table)
+	if err := m.tables.Add(fx, args[1], table); err != nil {
+		return nil, err
 	}
 	p := []any{realm, table, 0}
 	if len(args) == 3 {
@@ -369,27 +356,17 @@ func (m *authDB) lookup(c *sr.Ctx, table, col, user, domain string) (string, []s
 	if m.db == nil {
 		return "", nil, false, errors.New("no database")
 	}
-	d := m.db.Dialect()
-	var q strings.Builder
-	q.WriteString("SELECT ")
-	q.WriteString(d.Quote(col))
+	cols := []string{col}
 	for _, e := range m.creds {
-		q.WriteString(", ")
-		q.WriteString(d.Quote(e.column))
+		cols = append(cols, e.column)
 	}
-	q.WriteString(" FROM ")
-	q.WriteString(d.Quote(table))
-	q.WriteString(" WHERE ")
-	q.WriteString(d.Quote(m.UserColumn))
-	q.WriteString(" = ?")
+	where := []string{m.UserColumn}
 	args := []any{user}
 	if m.UseDomain {
-		q.WriteString(" AND ")
-		q.WriteString(d.Quote(m.DomainColumn))
-		q.WriteString(" = ?")
+		where = append(where, m.DomainColumn)
 		args = append(args, domain)
 	}
-	q.WriteString(" LIMIT 1")
+	q := dbmod.Select(m.db.Dialect(), table, cols, where) + " LIMIT 1"
 	var pw sql.NullString
 	vals := make([]sql.NullString, len(m.creds))
 	dest := make([]any, 0, 1+len(vals))
@@ -398,7 +375,7 @@ func (m *authDB) lookup(c *sr.Ctx, table, col, user, domain string) (string, []s
 		dest = append(dest, &vals[i])
 	}
 	ctx := context.Background()
-	err := m.db.QueryRow(ctx, q.String(), args...).Scan(dest...)
+	err := m.db.QueryRow(ctx, q, args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", vals, false, nil
 	}

@@ -17,6 +17,15 @@ import (
 
 // registrarConfig is a registrar that authenticates REGISTER statefully
 // (t_newtran, so retransmissions get the cached reply) and answers 200.
+// startRegistrar starts the registrar of registrarConfig on a fresh
+// SQLite subscriber table.
+func startRegistrar(t *testing.T, extra, qop string) *siptest.Live {
+	t.Helper()
+	url := sqliteURL(t)
+	fillSubscriber(t, url)
+	return siptest.Start(t, registrarConfig(url, extra, qop))
+}
+
 func registrarConfig(url, extra, qop string) string {
 	driver := "db_sqlite"
 	switch {
@@ -87,9 +96,7 @@ modparam("auth_db", "calculate_ha1", 1)
 modparam("auth_db", "password_column", "password")`, "other.org", "alice", digest.HA1("alice", "other.org", "other-secret")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := sqliteURL(t)
-			fillSubscriber(t, url)
-			srv := siptest.Start(t, registrarConfig(url, tc.params, "0"))
+			srv := startRegistrar(t, tc.params, "0")
 			u := newUA(t, srv.UDP, "alice", tc.domain)
 			res := u.register(t, "")
 			if res.StatusCode != 401 || res.Reason != "Unauthorized" {
@@ -116,9 +123,7 @@ modparam("auth_db", "password_column", "password")`, "other.org", "alice", diges
 func TestNoUserEnumeration(t *testing.T) {
 	for _, qop := range []string{"0", "1"} {
 		t.Run("qop="+qop, func(t *testing.T) {
-			url := sqliteURL(t)
-			fillSubscriber(t, url)
-			srv := siptest.Start(t, registrarConfig(url, "", qop))
+			srv := startRegistrar(t, "", qop)
 			probe := func(user, password string, creds bool) *sip.Response {
 				u := newUA(t, srv.UDP, user, "example.com")
 				res := u.register(t, "")
@@ -176,9 +181,7 @@ func TestNoUserEnumeration(t *testing.T) {
 // A captured Authorization sent again in a new transaction is refused;
 // a retransmission of the same transaction gets the cached 200.
 func TestReplayRefusedRetransmissionAnswered(t *testing.T) {
-	url := sqliteURL(t)
-	fillSubscriber(t, url)
-	srv := siptest.Start(t, registrarConfig(url, "", "0"))
+	srv := startRegistrar(t, "", "0")
 	u := newUA(t, srv.UDP, "alice", "example.com")
 	ha1 := digest.HA1("alice", "example.com", "alice-secret")
 	res := u.register(t, "")
@@ -197,21 +200,25 @@ func TestReplayRefusedRetransmissionAnswered(t *testing.T) {
 		t.Fatalf("retransmission: %d, want the cached 200", res.StatusCode)
 	}
 	// Replay: new branch, next CSeq, same credentials.
-	res = u.register(t, auth)
+	expectStale(t, "replay", u.register(t, auth))
+}
+
+// expectStale checks that res, the answer to what, is a 401 whose
+// challenge says stale=true.
+func expectStale(t *testing.T, what string, res *sip.Response) {
+	t.Helper()
 	if res.StatusCode != 401 {
-		t.Fatalf("replay: %d, want 401", res.StatusCode)
+		t.Fatalf("%s: %d, want 401", what, res.StatusCode)
 	}
 	if ch := challengeOf(t, res); ch.params["stale"] != "true" {
-		t.Errorf("replay challenge %v: want stale=true", ch.params)
+		t.Errorf("%s: challenge %v, want stale=true", what, ch.params)
 	}
 }
 
 // With qop=auth the nonce count must grow: a count used already is
 // refused, a higher one accepted.
 func TestNonceCount(t *testing.T) {
-	url := sqliteURL(t)
-	fillSubscriber(t, url)
-	srv := siptest.Start(t, registrarConfig(url, "", "1"))
+	srv := startRegistrar(t, "", "1")
 	u := newUA(t, srv.UDP, "alice", "example.com")
 	ha1 := digest.HA1("alice", "example.com", "alice-secret")
 	res := u.register(t, "")
@@ -232,9 +239,7 @@ func TestNonceCount(t *testing.T) {
 
 // An expired nonce gets a new challenge with stale=true.
 func TestExpiredNonceIsStale(t *testing.T) {
-	url := sqliteURL(t)
-	fillSubscriber(t, url)
-	srv := siptest.Start(t, registrarConfig(url, `modparam("auth", "nonce_expire", 1)`, "0"))
+	srv := startRegistrar(t, `modparam("auth", "nonce_expire", 1)`, "0")
 	u := newUA(t, srv.UDP, "alice", "example.com")
 	res := u.register(t, "")
 	issued := time.Now()
@@ -242,20 +247,12 @@ func TestExpiredNonceIsStale(t *testing.T) {
 	// The nonce carries whole seconds: it is expired once the clock is
 	// more than a second past its issue second.
 	time.Sleep(time.Until(issued.Truncate(time.Second).Add(2100 * time.Millisecond)))
-	res = u.register(t, c.value("REGISTER", digest.HA1("alice", "example.com", "alice-secret")))
-	if res.StatusCode != 401 {
-		t.Fatalf("expired nonce: %d", res.StatusCode)
-	}
-	if ch := challengeOf(t, res); ch.params["stale"] != "true" {
-		t.Errorf("challenge %v: want stale=true", ch.params)
-	}
+	expectStale(t, "expired nonce", u.register(t, c.value("REGISTER", digest.HA1("alice", "example.com", "alice-secret"))))
 }
 
 // A nonce that was edited, or made up, is refused without stale.
 func TestForgedNonce(t *testing.T) {
-	url := sqliteURL(t)
-	fillSubscriber(t, url)
-	srv := siptest.Start(t, registrarConfig(url, "", "0"))
+	srv := startRegistrar(t, "", "0")
 	ha1 := digest.HA1("alice", "example.com", "alice-secret")
 	for _, tc := range []struct {
 		name string

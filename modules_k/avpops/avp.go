@@ -1,8 +1,7 @@
 package avpops
 
 import (
-	"strings"
-
+	"sip-router.org/core/pv"
 	"sip-router.org/core/sr"
 )
 
@@ -22,77 +21,10 @@ type avpRef struct {
 	flags sr.AVPFlags // class and track written in the name; 0 for none
 }
 
-const trackAll = sr.AVPTrackFrom | sr.AVPTrackTo
-
-var classOrder = [4]sr.AVPFlags{sr.AVPClassURI, sr.AVPClassUser, sr.AVPClassDomain, sr.AVPClassGlobal}
-
-// scope is the track and the classes, in search order, of a reference.
-func (r *avpRef) scope() (sr.AVPFlags, []sr.AVPFlags) {
-	track := r.flags & sr.AVPTrackMask
-	if track == 0 {
-		track = sr.AVPTrackFrom
-	}
-	switch r.flags & sr.AVPClassMask {
-	case sr.AVPClassURI:
-		return track, classOrder[0:1]
-	case sr.AVPClassUser:
-		return track, classOrder[1:2]
-	case sr.AVPClassDomain:
-		return track, classOrder[2:3]
-	case sr.AVPClassGlobal:
-		return track, classOrder[3:4]
-	}
-	return track, classOrder[:]
-}
-
-func sameName(a, b sr.AVPName) bool {
-	if a.IsID != b.IsID {
-		return false
-	}
-	if a.IsID {
-		return a.ID == b.ID
-	}
-	return strings.EqualFold(a.S, b.S)
-}
-
-func inScope(a *sr.AVP, track, class sr.AVPFlags) bool {
-	ac := a.Flags & sr.AVPClassMask
-	if ac == 0 {
-		ac = sr.AVPClassURI
-	}
-	if ac&class == 0 {
-		return false
-	}
-	if class == sr.AVPClassGlobal {
-		return true
-	}
-	at := a.Flags & sr.AVPTrackMask
-	if at == 0 {
-		at = sr.AVPTrackFrom
-	}
-	return at&track != 0
-}
-
 // walk calls fn for each AVP of the reference, in search order, until fn
 // returns false.
 func (r *avpRef) walk(l *sr.AVPList, fn func(a *sr.AVP) bool) {
-	if l == nil || l.Len() == 0 {
-		return
-	}
-	track, classes := r.scope()
-	stop := false
-	for _, cl := range classes {
-		l.Each(func(a *sr.AVP) bool {
-			if sameName(a.Name, r.name) && inScope(a, track, cl) && !fn(a) {
-				stop = true
-				return false
-			}
-			return true
-		})
-		if stop {
-			return
-		}
-	}
+	pv.AVPWalk(l, r.name, r.flags, fn)
 }
 
 // values returns the values of the reference in search order.
@@ -150,26 +82,7 @@ func addAVP(c *sr.Ctx, name sr.AVPName, flags sr.AVPFlags, v sr.Value, extra sr.
 	if c.AVPs == nil {
 		c.AVPs = sr.NewAVPList()
 	}
-	cl := flags & sr.AVPClassMask
-	var f sr.AVPFlags
-	switch {
-	case cl == 0 || cl&sr.AVPClassURI != 0:
-		f = sr.AVPClassURI
-	case cl&sr.AVPClassUser != 0:
-		f = sr.AVPClassUser
-	case cl&sr.AVPClassDomain != 0:
-		f = sr.AVPClassDomain
-	default:
-		f = sr.AVPClassGlobal | trackAll
-	}
-	if f&sr.AVPClassGlobal == 0 {
-		tr := flags & sr.AVPTrackMask
-		if tr == 0 || tr == trackAll {
-			tr = sr.AVPTrackFrom
-		}
-		f |= tr
-	}
-	c.AVPs.Add(name, v, f|extra&^(sr.AVPClassMask|sr.AVPTrackMask))
+	c.AVPs.Add(name, v, pv.AVPAddFlags(flags)|extra&^(sr.AVPClassMask|sr.AVPTrackMask))
 }
 
 // nameKind selects the AVPs of the from-track URI list by the kind of
@@ -181,7 +94,7 @@ type nameKind struct {
 }
 
 func (k nameKind) match(a *sr.AVP) bool {
-	if !inScope(a, sr.AVPTrackFrom, sr.AVPClassURI) {
+	if !pv.AVPInGroup(a, sr.AVPTrackFrom, sr.AVPClassURI) {
 		return false
 	}
 	if a.Name.IsID && !k.intNames || !a.Name.IsID && !k.strNames {

@@ -2,8 +2,6 @@ package avpops_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -32,40 +30,8 @@ var backends = []backend{
 	{"sqlite", "db_sqlite", func(t *testing.T) string {
 		return "sqlite://" + filepath.Join(t.TempDir(), "kamailio.db")
 	}},
-	{"mysql", "db_mysql", func(t *testing.T) string {
-		return newServerDB(t, "mysql://root@127.0.0.1:3306/mysql", "mysql://root@127.0.0.1:3306/", "MySQL/MariaDB on 127.0.0.1:3306", "")
-	}},
-	{"postgres", "db_postgres", func(t *testing.T) string {
-		return newServerDB(t, "postgres://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/", "PostgreSQL on 127.0.0.1:5432", " WITH (FORCE)")
-	}},
-}
-
-func newServerDB(t *testing.T, adminURL, base, what, dropOpts string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, err := db.Open(ctx, adminURL, nil)
-	if err != nil {
-		dbtest.Unavailable(t, "%s is not reachable: %v", what, err)
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := "srtest_avpops_" + hex.EncodeToString(b[:])
-	if _, err := a.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		a.Close()
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := a.Exec(ctx, "DROP DATABASE IF EXISTS "+name+dropOpts); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		a.Close()
-	})
-	return base + name
+	{"mysql", "db_mysql", func(t *testing.T) string { return dbtest.MySQL.NewDatabase(t, "srtest_avpops_") }},
+	{"postgres", "db_postgres", func(t *testing.T) string { return dbtest.Postgres.NewDatabase(t, "srtest_avpops_") }},
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, b backend, url string, d *db.DB)) {

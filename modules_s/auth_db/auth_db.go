@@ -68,8 +68,8 @@ type authDB struct {
 	CheckAllHA1         bool   `modparam:"check_all_ha1"`
 
 	url    string
-	creds  []string // load_credentials columns
-	tables []string // the tables the script's calls name
+	creds  []string     // load_credentials columns
+	tables dbmod.Tables // the tables the script's calls name
 	auth   auth.API
 	db     *db.DB
 }
@@ -89,6 +89,7 @@ func init() {
 				UsernameColumn: "auth_username", DIDColumn: "did", RealmColumn: "realm",
 				PasswordColumn: "ha1", PasswordColumn2: "ha1b", PlainPasswordColumn: "password",
 				FlagsColumn: "flags", LoadCredentials: "uid",
+				tables: dbmod.Tables{Version: CredentialsVersion},
 			}
 		},
 		Funcs: []module.Func[*authDB]{
@@ -136,19 +137,16 @@ var (
 // Configure checks the URL and the column names and reads
 // load_credentials.
 func (m *authDB) Configure(env *module.ConfigEnv) error {
-	url, err := dbmod.URL(env, m.DBURL)
-	if err != nil {
-		return err
-	}
-	m.url = url
-	if err := dbmod.CheckColumns(
+	url, err := dbmod.URLColumns(env, m.DBURL,
 		"username_column", m.UsernameColumn, "did_column", m.DIDColumn,
 		"realm_column", m.RealmColumn, "password_column", m.PasswordColumn,
 		"password_column_2", m.PasswordColumn2, "plain_password_column", m.PlainPasswordColumn,
 		"flags_column", m.FlagsColumn,
-	); err != nil {
+	)
+	if err != nil {
 		return err
 	}
+	m.url = url
 	creds, err := parseCredentials(m.LoadCredentials)
 	if err != nil {
 		return fmt.Errorf("load_credentials %q: %w", m.LoadCredentials, err)
@@ -188,17 +186,10 @@ func (m *authDB) Init(env *module.InitEnv) error {
 		return fmt.Errorf("module auth (%T) does not offer the auth API", dep)
 	}
 	m.auth = a
-	if len(m.tables) == 0 {
-		return nil
-	}
 	if m.url == "" { // Configure was not run (a set built by hand)
 		m.url = m.DBURL
 	}
-	tables := make([]dbmod.Table, len(m.tables))
-	for i, t := range m.tables {
-		tables[i] = dbmod.Table{Name: t, Version: CredentialsVersion}
-	}
-	m.db, err = dbmod.Open(env, m.url, tables...)
+	m.db, err = m.tables.Open(env, m.url)
 	return err
 }
 
@@ -245,11 +236,8 @@ func fixupAuthenticate(m *authDB, fx *module.Fixup, args []module.Arg) ([]any, e
 		return nil, err
 	}
 	table = strings.TrimSpace(table)
-	if !dbmod.ValidName(table) {
-		return nil, fx.Errorf(args[1], "%s: %q is not a table name", fx.Func, table)
-	}
-	if !slices.Contains(m.tables, table) {
-		m.tables = append(m.tables, table)
+	if err := m.tables.Add(fx, args[1], table); err != nil {
+		return nil, err
 	}
 	return []any{realm, table}, nil
 }
@@ -383,31 +371,15 @@ func (m *authDB) lookup(c *sr.Ctx, table, col, user, realm, did string) ([]credR
 	if m.db == nil {
 		return nil, errors.New("no database")
 	}
-	d := m.db.Dialect()
-	var q strings.Builder
-	q.WriteString("SELECT ")
-	q.WriteString(d.Quote(col))
-	q.WriteString(", ")
-	q.WriteString(d.Quote(m.FlagsColumn))
-	for _, e := range m.creds {
-		q.WriteString(", ")
-		q.WriteString(d.Quote(e))
-	}
-	q.WriteString(" FROM ")
-	q.WriteString(d.Quote(table))
-	q.WriteString(" WHERE ")
-	q.WriteString(d.Quote(m.UsernameColumn))
-	q.WriteString(" = ? AND ")
-	q.WriteString(d.Quote(m.RealmColumn))
-	q.WriteString(" = ?")
+	cols := append([]string{col, m.FlagsColumn}, m.creds...)
+	where := []string{m.UsernameColumn, m.RealmColumn}
 	args := []any{user, realm}
 	if m.UseDID {
-		q.WriteString(" AND ")
-		q.WriteString(d.Quote(m.DIDColumn))
-		q.WriteString(" = ?")
+		where = append(where, m.DIDColumn)
 		args = append(args, did)
 	}
-	rows, err := m.db.Query(context.Background(), q.String(), args...)
+	q := dbmod.Select(m.db.Dialect(), table, cols, where)
+	rows, err := m.db.Query(context.Background(), q, args...)
 	if err != nil {
 		return nil, err
 	}

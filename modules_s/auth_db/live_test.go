@@ -78,18 +78,7 @@ func TestLiveRegisterAuthCall(t *testing.T) {
 
 	alice := siptest.NewPeer(t)
 	bob := siptest.NewPeer(t)
-	reg := func(cseq int, extra string) string {
-		return fmt.Sprintf(`
-REGISTER sip:example.com SIP/2.0
-Via: SIP/2.0/UDP PEER;branch=z9hG4bK-live-reg-%d;rport
-From: <sip:alice@example.com>;tag=a1
-To: <sip:alice@example.com>
-Call-ID: live-reg@test
-CSeq: %d REGISTER
-Max-Forwards: 70
-Contact: <sip:alice@PEER>;expires=300
-%s`, cseq, cseq, extra)
-	}
+	reg := func(cseq int, extra string) string { return aliceRegister("live", cseq, extra) }
 
 	alice.Send(srv.UDP, reg(1, ""))
 	res := alice.ExpectReply(3*time.Second, 401)
@@ -182,18 +171,7 @@ func TestLiveShippedConfig(t *testing.T) {
 
 	alice := siptest.NewPeer(t)
 	bob := siptest.NewPeer(t)
-	reg := func(cseq int, extra string) string {
-		return fmt.Sprintf(`
-REGISTER sip:example.com SIP/2.0
-Via: SIP/2.0/UDP PEER;branch=z9hG4bK-ship-reg-%d;rport
-From: <sip:alice@example.com>;tag=a1
-To: <sip:alice@example.com>
-Call-ID: ship-reg@test
-CSeq: %d REGISTER
-Max-Forwards: 70
-Contact: <sip:alice@PEER>;expires=300
-%s`, cseq, cseq, extra)
-	}
+	reg := func(cseq int, extra string) string { return aliceRegister("ship", cseq, extra) }
 	alice.Send(srv.UDP, reg(1, ""))
 	nonce := nonceOf(t, alice.ExpectReply(3*time.Second, 401).GetHeader("WWW-Authenticate"))
 	alice.Send(srv.UDP, reg(2, "Authorization: "+creds("alice", "example.com", "wonderland", nonce, "REGISTER", "sip:example.com", "00000001")+"\n"))
@@ -227,6 +205,21 @@ Contact: <sip:bob@PEER>
 	}
 	alice.Reply(req, 486, "Busy Here", "alice-tag")
 	bob.ExpectReply(3*time.Second, 486)
+}
+
+// aliceRegister is alice's REGISTER number cseq, its Call-ID and
+// branches made from label, with extra header lines.
+func aliceRegister(label string, cseq int, extra string) string {
+	return fmt.Sprintf(`
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP PEER;branch=z9hG4bK-%s-reg-%d;rport
+From: <sip:alice@example.com>;tag=a1
+To: <sip:alice@example.com>
+Call-ID: %s-reg@test
+CSeq: %d REGISTER
+Max-Forwards: 70
+Contact: <sip:alice@PEER>;expires=300
+%s`, label, cseq, label, cseq, extra)
 }
 
 // nonceOf reads the nonce of a challenge header.

@@ -135,30 +135,21 @@ func (m *avpDB) Configure(env *module.ConfigEnv) error {
 		return err
 	}
 	m.url = url
-	for _, p := range []struct{ name, v string }{
-		{"user_attrs_table", m.UserAttrsTable}, {"uri_attrs_table", m.URIAttrsTable},
-		{"uid_column", m.UIDColumn}, {"username_column", m.UsernameColumn}, {"did_column", m.DIDColumn},
-		{"name_column", m.NameColumn}, {"type_column", m.TypeColumn}, {"value_column", m.ValueColumn},
-		{"flags_column", m.FlagsColumn}, {"scheme_column", m.SchemeColumn},
-	} {
-		if err := serattr.CheckIdent(p.name, p.v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return serattr.CheckIdents(
+		"user_attrs_table", m.UserAttrsTable, "uri_attrs_table", m.URIAttrsTable,
+		"uid_column", m.UIDColumn, "username_column", m.UsernameColumn, "did_column", m.DIDColumn,
+		"name_column", m.NameColumn, "type_column", m.TypeColumn, "value_column", m.ValueColumn,
+		"flags_column", m.FlagsColumn, "scheme_column", m.SchemeColumn,
+	)
 }
 
 // Init binds the domain module, opens the database and checks the
 // versions of the attribute tables.
 func (m *avpDB) Init(env *module.InitEnv) error {
 	m.log = env.Log
-	dep, err := env.Dep("modules_s/domain")
+	dom, err := domain.Bind(env)
 	if err != nil {
 		return err
-	}
-	dom, ok := dep.(*domain.Domain)
-	if !ok {
-		return errors.New("modules_s/domain does not offer the domain API")
 	}
 	m.dom = dom
 	d, err := dbmod.Open(env, m.url,
@@ -167,11 +158,9 @@ func (m *avpDB) Init(env *module.InitEnv) error {
 		return err
 	}
 	m.db = d
-	q := d.Dialect().Quote
-	cols := q(m.NameColumn) + ", " + q(m.TypeColumn) + ", " + q(m.ValueColumn) + ", " + q(m.FlagsColumn)
-	m.userQuery = "SELECT " + cols + " FROM " + q(m.UserAttrsTable) + " WHERE " + q(m.UIDColumn) + " = ?"
-	m.uriQuery = "SELECT " + cols + " FROM " + q(m.URIAttrsTable) + " WHERE " + q(m.UsernameColumn) + " = ? AND " +
-		q(m.DIDColumn) + " = ? AND " + q(m.SchemeColumn) + " = ?"
+	cols := []string{m.NameColumn, m.TypeColumn, m.ValueColumn, m.FlagsColumn}
+	m.userQuery = dbmod.Select(d.Dialect(), m.UserAttrsTable, cols, []string{m.UIDColumn})
+	m.uriQuery = dbmod.Select(d.Dialect(), m.URIAttrsTable, cols, []string{m.UsernameColumn, m.DIDColumn, m.SchemeColumn})
 	return nil
 }
 

@@ -1,15 +1,12 @@
 package avpdb_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"sip-router.org/core/db"
-	"sip-router.org/core/module"
 	"sip-router.org/core/siptest"
 	"sip-router.org/core/sr"
 	"sip-router.org/modules_s/avp/serattr"
@@ -53,15 +50,7 @@ func seed(t *testing.T, url string) *db.DB {
 
 func script(t *testing.T, b sertest.Backend, url, route string) *siptest.Script {
 	t.Helper()
-	return siptest.NewScript(t, fmt.Sprintf(`
-loadmodule "%s"
-loadmodule "domain"
-loadmodule "avp_db"
-modparam("domain|avp_db", "db_url", "%s")
-route {
-%s
-}
-`, b.Module, url, route))
+	return siptest.NewScript(t, b.DomainConfig("avp_db", url)+"route {\n"+route+"\n}\n")
 }
 
 const invite = `INVITE sip:alice@example.com SIP/2.0
@@ -131,43 +120,17 @@ func TestLoadAttrs(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, tc := range []struct{ cfg, want string }{
+	sertest.CheckConfigErrors(t, sertest.Backends[0].DomainConfig("avp_db", "sqlite:///tmp/x.db"), [][2]string{
 		{`route { load_attrs("$fd", "$f.uid"); }`, `"$fd" is not a group of attributes`},
 		{`route { load_attrs("$fu"); }`, "load_attrs"},
 		{`modparam("avp_db", "name_column", "")`, "not a valid table or column name"},
-	} {
-		_, err := siptest.LoadErr(t, `
-loadmodule "db_sqlite"
-loadmodule "domain"
-loadmodule "avp_db"
-modparam("domain|avp_db", "db_url", "sqlite:///tmp/x.db")
-`+tc.cfg+"\n")
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want %q", tc.cfg, err, tc.want)
-		}
-	}
+	})
 }
 
 func TestWrongVersion(t *testing.T) {
 	url := sertest.Backends[0].NewDB(t)
-	d := seed(t, url)
-	if err := db.SetVersion(context.Background(), d, "uri_attrs", 1); err != nil {
-		t.Fatal(err)
-	}
-	l := siptest.Load(t, fmt.Sprintf(`
-loadmodule "db_sqlite"
-loadmodule "domain"
-loadmodule "avp_db"
-modparam("domain|avp_db", "db_url", "%s")
-`, url))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := l.Modules.Init(module.InitEnv{Ctx: ctx, Flavor: siptest.TestFlavor()})
-	l.Modules.Destroy()
-	want := "module avp_db: init failed: table uri_attrs has version 1, expected 2: run testdbctl migrate"
-	if err == nil || err.Error() != want {
-		t.Errorf("Init: %v\nwant: %s", err, want)
-	}
+	sertest.CheckVersionRefused(t, seed(t, url), "uri_attrs", 1, sertest.Backends[0].DomainConfig("avp_db", url),
+		"module avp_db: init failed: table uri_attrs has version 1, expected 2: run testdbctl migrate")
 }
 
 func TestTables(t *testing.T) {

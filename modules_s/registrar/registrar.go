@@ -18,10 +18,12 @@ import (
 	"strconv"
 	"strings"
 
+	"sip-router.org/core/location"
 	"sip-router.org/core/module"
 	"sip-router.org/core/pv"
 	"sip-router.org/core/sr"
 	"sip-router.org/core/stats"
+	"sip-router.org/modules_s/avp/serattr"
 	"sip-router.org/modules_s/usrloc"
 )
 
@@ -189,7 +191,7 @@ func parseAttr(reg *pv.Registry, text string) (attr, error) {
 	}
 	if reg == nil {
 		name := text[1:]
-		if !validName(name) {
+		if !serattr.ValidName(name) {
 			return attr{}, fmt.Errorf("invalid attribute name")
 		}
 		return attr{name: sr.AVPName{S: name}, on: true}, nil
@@ -203,19 +205,6 @@ func parseAttr(reg *pv.Registry, text string) (attr, error) {
 		return attr{}, errors.New("not an attribute with a constant name")
 	}
 	return attr{name: name, flags: flags, on: true}, nil
-}
-
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Init binds usrloc and registers the tables the script uses.
@@ -272,7 +261,7 @@ func fixupTable(m *registrar, fx *module.Fixup, args []module.Arg) ([]any, error
 		return nil, err
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || !validTable(name) {
+	if !location.ValidName(name) {
 		return nil, fx.Errorf(args[0], "%s: %q is not a table name", fx.Func, name)
 	}
 	t, ok := m.tables[name]
@@ -296,17 +285,4 @@ func fixupTable(m *registrar, fx *module.Fixup, args []module.Arg) ([]any, error
 		}
 	}
 	return p, nil
-}
-
-func validTable(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }

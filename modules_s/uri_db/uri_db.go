@@ -101,28 +101,19 @@ func (m *uriDB) Configure(env *module.ConfigEnv) error {
 		return err
 	}
 	m.url = url
-	for _, p := range []struct{ name, v string }{
-		{"uri_table", m.URITable}, {"uid_column", m.UIDColumn}, {"did_column", m.DIDColumn},
-		{"username_column", m.UserColumn}, {"flags_column", m.FlagsColumn}, {"scheme_column", m.SchemeCol},
-	} {
-		if err := serattr.CheckIdent(p.name, p.v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return serattr.CheckIdents(
+		"uri_table", m.URITable, "uid_column", m.UIDColumn, "did_column", m.DIDColumn,
+		"username_column", m.UserColumn, "flags_column", m.FlagsColumn, "scheme_column", m.SchemeCol,
+	)
 }
 
 // Init opens the database, checks the table version and binds the domain
 // module.
 func (m *uriDB) Init(env *module.InitEnv) error {
 	m.log = env.Log
-	dep, err := env.Dep("modules_s/domain")
+	dom, err := domain.Bind(env)
 	if err != nil {
 		return err
-	}
-	dom, ok := dep.(*domain.Domain)
-	if !ok {
-		return errors.New("modules_s/domain does not offer the domain API")
 	}
 	m.dom = dom
 	d, err := dbmod.Open(env, m.url, dbmod.Table{Name: m.URITable, Version: TableVersion})
@@ -130,9 +121,8 @@ func (m *uriDB) Init(env *module.InitEnv) error {
 		return err
 	}
 	m.db = d
-	q := d.Dialect().Quote
-	m.query = "SELECT " + q(m.UIDColumn) + ", " + q(m.FlagsColumn) + " FROM " + q(m.URITable) +
-		" WHERE " + q(m.UserColumn) + " = ? AND " + q(m.DIDColumn) + " = ? AND " + q(m.SchemeCol) + " = ?"
+	m.query = dbmod.Select(d.Dialect(), m.URITable, []string{m.UIDColumn, m.FlagsColumn},
+		[]string{m.UserColumn, m.DIDColumn, m.SchemeCol})
 	return nil
 }
 

@@ -1,15 +1,12 @@
 package uridb_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"sip-router.org/core/db"
 	"sip-router.org/core/db/schema"
-	"sip-router.org/core/module"
 	"sip-router.org/core/siptest"
 	"sip-router.org/core/sr"
 	"sip-router.org/modules_s/avp/serattr"
@@ -49,15 +46,7 @@ func seed(t *testing.T, url string) *db.DB {
 
 func script(t *testing.T, b sertest.Backend, url, route string) *siptest.Script {
 	t.Helper()
-	return siptest.NewScript(t, fmt.Sprintf(`
-loadmodule "%s"
-loadmodule "domain"
-loadmodule "uri_db"
-modparam("domain|uri_db", "db_url", "%s")
-route {
-%s
-}
-`, b.Module, url, route))
+	return siptest.NewScript(t, b.DomainConfig("uri_db", url)+"route {\n"+route+"\n}\n")
 }
 
 func req(ruri, fromURI, toURI string) string {
@@ -168,22 +157,13 @@ func TestHeaderForms(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, tc := range []struct{ cfg, want string }{
+	sertest.CheckConfigErrors(t, sertest.Backends[0].DomainConfig("uri_db", "sqlite:///tmp/x.db"), [][2]string{
 		{`route { lookup_user("Contact"); }`, `unknown parameter "Contact"`},
 		{`route { lookup_user("tu.uid", "@to.uri"); }`, "is not an attribute"},
 		{`route { check_uri("To", "x"); }`, "check_uri"},
 		{`modparam("uri_db", "uri_table", "u r i")`, "not a valid table or column name"},
-	} {
-		_, err := siptest.LoadErr(t, `
-loadmodule "db_sqlite"
-loadmodule "domain"
-loadmodule "uri_db"
-modparam("domain|uri_db", "db_url", "sqlite:///tmp/x.db")
-`+tc.cfg+"\n")
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want %q", tc.cfg, err, tc.want)
-		}
-	}
+		{`modparam("uri_db", "scheme_column", "1x")`, `scheme_column "1x" is not a valid table or column name`},
+	})
 	_, err := siptest.LoadErr(t, "loadmodule \"db_sqlite\"\nloadmodule \"uri_db\"\nmodparam(\"uri_db\", \"db_url\", \"sqlite:///tmp/x.db\")\n")
 	if err == nil || !strings.Contains(err.Error(), "modules_s/domain") {
 		t.Errorf("uri_db without domain: %v", err)
@@ -192,24 +172,8 @@ modparam("domain|uri_db", "db_url", "sqlite:///tmp/x.db")
 
 func TestWrongVersion(t *testing.T) {
 	url := sertest.Backends[0].NewDB(t)
-	d := seed(t, url)
-	if err := db.SetVersion(context.Background(), d, "uri", 2); err != nil {
-		t.Fatal(err)
-	}
-	l := siptest.Load(t, fmt.Sprintf(`
-loadmodule "db_sqlite"
-loadmodule "domain"
-loadmodule "uri_db"
-modparam("domain|uri_db", "db_url", "%s")
-`, url))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := l.Modules.Init(module.InitEnv{Ctx: ctx, Flavor: siptest.TestFlavor()})
-	l.Modules.Destroy()
-	want := "module uri_db: init failed: table uri has version 2, expected 3: run testdbctl migrate"
-	if err == nil || err.Error() != want {
-		t.Errorf("Init: %v\nwant: %s", err, want)
-	}
+	sertest.CheckVersionRefused(t, seed(t, url), "uri", 2, sertest.Backends[0].DomainConfig("uri_db", url),
+		"module uri_db: init failed: table uri has version 2, expected 3: run testdbctl migrate")
 }
 
 func TestTables(t *testing.T) {

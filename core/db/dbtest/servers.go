@@ -49,19 +49,15 @@ var (
 // Unavailable; one that refuses the database fails the test.
 func (s Server) NewDatabase(t *testing.T, prefix string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, err := db.Open(ctx, s.Admin, nil)
-	if err != nil {
-		Unavailable(t, "%s is not reachable: %v", s.What, err)
-	}
+	a := s.openAdmin(t)
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
 	name := prefix + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if _, err := a.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		a.Close()
 		t.Fatalf("%s: create database %s: %v", s.What, name, err)
 	}
 	t.Cleanup(func() {
@@ -70,9 +66,23 @@ func (s Server) NewDatabase(t *testing.T, prefix string) string {
 		if _, err := a.Exec(ctx, "DROP DATABASE IF EXISTS "+name+s.DropOpts); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
-		a.Close()
 	})
 	return s.Base + name
+}
+
+// openAdmin opens the server's admin database, closed at the end of the
+// test (after the cleanups registered later, which may still use it). A
+// server that cannot be reached is Unavailable.
+func (s Server) openAdmin(t *testing.T) *db.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := db.Open(ctx, s.Admin, nil)
+	if err != nil {
+		Unavailable(t, "%s is not reachable: %v", s.What, err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }
 
 // SQLiteURL is the URL of a new SQLite database file in the test's

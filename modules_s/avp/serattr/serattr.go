@@ -99,23 +99,7 @@ func GroupName(g sr.AVPFlags) string {
 // (URI when none), one track (from when none); global attributes belong to
 // both tracks. Custom flag bits (avpflags) are kept.
 func Norm(flags sr.AVPFlags) sr.AVPFlags {
-	custom := flags &^ (sr.AVPClassMask | sr.AVPTrackMask)
-	cl := flags & sr.AVPClassMask
-	switch {
-	case cl == 0 || cl&sr.AVPClassURI != 0:
-		cl = sr.AVPClassURI
-	case cl&sr.AVPClassUser != 0:
-		cl = sr.AVPClassUser
-	case cl&sr.AVPClassDomain != 0:
-		cl = sr.AVPClassDomain
-	default:
-		return custom | sr.AVPClassGlobal | sr.AVPTrackFrom | sr.AVPTrackTo
-	}
-	tr := flags & sr.AVPTrackMask
-	if tr == 0 || tr == sr.AVPTrackMask {
-		tr = sr.AVPTrackFrom
-	}
-	return custom | cl | tr
+	return flags&^(sr.AVPClassMask|sr.AVPTrackMask) | pv.AVPAddFlags(flags)
 }
 
 // Add pushes a value: it becomes the newest value of its name, older ones
@@ -130,78 +114,11 @@ func Add(c *sr.Ctx, name sr.AVPName, v sr.Value, flags sr.AVPFlags) {
 // Name returns a string attribute name.
 func Name(s string) sr.AVPName { return sr.AVPName{S: s} }
 
-var classOrder = []sr.AVPFlags{sr.AVPClassURI, sr.AVPClassUser, sr.AVPClassDomain, sr.AVPClassGlobal}
-
-// scope returns the track and the classes, in search order, that a name
-// written with flags looks in.
-func scope(flags sr.AVPFlags) (sr.AVPFlags, []sr.AVPFlags) {
-	track := flags & sr.AVPTrackMask
-	if track == 0 {
-		track = sr.AVPTrackFrom
-	}
-	switch flags & sr.AVPClassMask {
-	case sr.AVPClassURI:
-		return track, classOrder[0:1]
-	case sr.AVPClassUser:
-		return track, classOrder[1:2]
-	case sr.AVPClassDomain:
-		return track, classOrder[2:3]
-	case sr.AVPClassGlobal:
-		return track, classOrder[3:4]
-	}
-	return track, classOrder
-}
-
-func nameMatch(a *sr.AVP, name sr.AVPName) bool {
-	if a.Name.IsID != name.IsID {
-		return false
-	}
-	if name.IsID {
-		return a.Name.ID == name.ID
-	}
-	return strings.EqualFold(a.Name.S, name.S)
-}
-
-// inGroup reports whether a belongs to class cl in track.
-func inGroup(a *sr.AVP, track, cl sr.AVPFlags) bool {
-	ac := a.Flags & sr.AVPClassMask
-	if ac == 0 {
-		ac = sr.AVPClassURI
-	}
-	if ac&cl == 0 {
-		return false
-	}
-	if cl == sr.AVPClassGlobal {
-		return true
-	}
-	at := a.Flags & sr.AVPTrackMask
-	if at == 0 {
-		at = sr.AVPTrackFrom
-	}
-	return at&track != 0
-}
-
 // Walk calls fn for every value of name within the scope of flags, in SER's
 // search order (class by class, newest first within a class), until fn
 // returns false.
 func Walk(l *sr.AVPList, name sr.AVPName, flags sr.AVPFlags, fn func(a *sr.AVP) bool) {
-	if l == nil || l.Len() == 0 {
-		return
-	}
-	track, classes := scope(flags)
-	stop := false
-	for _, cl := range classes {
-		l.Each(func(a *sr.AVP) bool {
-			if nameMatch(a, name) && inGroup(a, track, cl) && !fn(a) {
-				stop = true
-				return false
-			}
-			return true
-		})
-		if stop {
-			return
-		}
-	}
+	pv.AVPWalk(l, name, flags, fn)
 }
 
 // Values returns every value of name within the scope of flags, in search
@@ -256,33 +173,18 @@ func used(l *sr.AVPList, name sr.AVPName) bool {
 // Delete removes the first value of name in search order, or all of them,
 // and returns how many it removed.
 func Delete(l *sr.AVPList, name sr.AVPName, flags sr.AVPFlags, all bool) int {
-	var victims []*sr.AVP
-	Walk(l, name, flags, func(a *sr.AVP) bool {
-		victims = append(victims, a)
-		return all
-	})
-	if len(victims) == 0 {
-		return 0
-	}
-	return remove(l, func(a *sr.AVP) bool {
-		for _, v := range victims {
-			if v == a {
-				return true
-			}
-		}
-		return false
-	})
+	return pv.AVPDelete(l, name, flags, all)
 }
 
 // ClearGroup removes every attribute of a group (one class, and for the
 // non-global classes one track), as SER's reset_avp_list does.
 func ClearGroup(l *sr.AVPList, group sr.AVPFlags) int {
-	track, classes := scope(group)
+	track, classes := pv.AVPScope(group)
 	if len(classes) != 1 {
 		return 0
 	}
 	cl := classes[0]
-	return remove(l, func(a *sr.AVP) bool { return inGroup(a, track, cl) })
+	return remove(l, func(a *sr.AVP) bool { return pv.AVPInGroup(a, track, cl) })
 }
 
 // Replace swaps the first value of name (search order) for v, keeping its
@@ -375,13 +277,15 @@ func ParseIdent(s string) (Ident, error) {
 		flags = f
 		s = s[dot+1:]
 	}
-	if !validName(s) {
+	if !ValidName(s) {
 		return Ident{}, fmt.Errorf("invalid attribute name %q", text)
 	}
 	return Ident{Name: Name(s), Flags: flags, Text: text}, nil
 }
 
-func validName(s string) bool {
+// ValidName reports whether s may be an attribute name as SER writes it:
+// letters, digits, '_' and '-', at least one.
+func ValidName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -520,6 +424,17 @@ func clip(s string) string {
 func CheckIdent(param, v string) error {
 	if !dbmod.ValidName(v) {
 		return fmt.Errorf("%s %q is not a valid table or column name", param, v)
+	}
+	return nil
+}
+
+// CheckIdents is CheckIdent for table and column name parameters given as
+// pairs of the parameter's name and its value.
+func CheckIdents(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := CheckIdent(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -7,15 +7,16 @@ package sertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"sip-router.org/core/db"
 	"sip-router.org/core/db/dbtest"
 	"sip-router.org/core/db/schema"
+	"sip-router.org/core/siptest"
 	_ "sip-router.org/modules/db_mysql"    // mysql:// URLs
 	_ "sip-router.org/modules/db_postgres" // postgres:// URLs
 	_ "sip-router.org/modules/db_sqlite"   // sqlite:// URLs
@@ -36,14 +37,8 @@ var Backends = []Backend{
 	{Name: "sqlite", Module: "db_sqlite", NewDB: func(t *testing.T) string {
 		return "sqlite://" + filepath.Join(t.TempDir(), "ser.db")
 	}},
-	{Name: "mysql", Module: "db_mysql", NewDB: func(t *testing.T) string {
-		return serverDB(t, "mysql://root@127.0.0.1:3306/mysql", "mysql://root@127.0.0.1:3306/",
-			"MySQL/MariaDB on 127.0.0.1:3306 (root, no password)", "")
-	}},
-	{Name: "postgres", Module: "db_postgres", NewDB: func(t *testing.T) string {
-		return serverDB(t, "postgres://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/",
-			"PostgreSQL on 127.0.0.1:5432 (user postgres)", " WITH (FORCE)")
-	}},
+	{Name: "mysql", Module: "db_mysql", NewDB: func(t *testing.T) string { return dbtest.MySQL.NewDatabase(t, "srtest_ser_") }},
+	{Name: "postgres", Module: "db_postgres", NewDB: func(t *testing.T) string { return dbtest.Postgres.NewDatabase(t, "srtest_ser_") }},
 }
 
 // ForEach runs fn as a subtest per backend.
@@ -51,36 +46,6 @@ func ForEach(t *testing.T, fn func(t *testing.T, b Backend)) {
 	for _, b := range Backends {
 		t.Run(b.Name, func(t *testing.T) { fn(t, b) })
 	}
-}
-
-// serverDB creates a database with a unique name through an admin
-// connection and drops it at the end of the test.
-func serverDB(t *testing.T, adminURL, base, what, dropOpts string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, err := db.Open(ctx, adminURL, nil)
-	if err != nil {
-		dbtest.Unavailable(t, "%s is not reachable: %v", what, err)
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := "srtest_ser_" + hex.EncodeToString(b[:])
-	if _, err := a.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		a.Close()
-		dbtest.Unavailable(t, "%s: cannot create a database: %v", what, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := a.Exec(ctx, "DROP DATABASE IF EXISTS "+name+dropOpts); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		a.Close()
-	})
-	return base + name
 }
 
 // Create opens the database of url (closed at the end of the test) and
@@ -118,14 +83,41 @@ func Count(t testing.TB, d *db.DB, query string, args ...any) int {
 	return n
 }
 
-// WaitFor polls cond until it holds, failing the test after the deadline.
+// WaitFor polls cond until it holds, failing the test after 5 s.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	dbtest.WaitFor(t, what, 5*time.Second, cond)
+}
+
+// CheckConfigErrors loads, for each case, the configuration head followed
+// by the case's lines, and checks that loading fails with an error that
+// contains the case's text. A case is {lines, text}.
+func CheckConfigErrors(t *testing.T, head string, cases [][2]string) {
+	t.Helper()
+	for _, tc := range cases {
+		_, err := siptest.LoadErr(t, head+tc[0]+"\n")
+		if err == nil || !strings.Contains(err.Error(), tc[1]) {
+			t.Errorf("%s: error %v, want %q", tc[0], err, tc[1])
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// DomainConfig is the start of a test configuration of module m, which
+// needs the domain module, with both on the database of url, the
+// backend's driver module loaded.
+func (b Backend) DomainConfig(m, url string) string {
+	return fmt.Sprintf("\nloadmodule %q\nloadmodule \"domain\"\nloadmodule %q\nmodparam(\"domain|%s\", \"db_url\", %q)\n",
+		b.Module, m, m, url)
+}
+
+// CheckVersionRefused sets the version of table in d to version and checks
+// that the modules of cfg then fail to start with exactly want.
+func CheckVersionRefused(t *testing.T, d *db.DB, table string, version int, cfg, want string) {
+	t.Helper()
+	if err := db.SetVersion(context.Background(), d, table, version); err != nil {
+		t.Fatalf("set the version of %s: %v", table, err)
+	}
+	if err := siptest.InitErr(t, cfg); err == nil || err.Error() != want {
+		t.Errorf("Init: %v\nwant: %s", err, want)
 	}
 }
