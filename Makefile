@@ -61,8 +61,13 @@ test: check-generated
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
+# Load benchmark against Debian's Kamailio 5.6 (scripts/bench/README.md):
+# builds the kamailio flavor, then runs every scenario (under 10 minutes).
+# make bench BENCHFLAGS=-quick for a smoke test.
+BENCHFLAGS ?=
 bench:
-	@$(GO) run ./scripts/bench
+	@$(GO) run ./tools/cmd/srbuild -flavor kamailio build
+	@$(GO) run ./tools/cmd/bench $(BENCHFLAGS)
 
 lint:
 	@test -z "$$(gofmt -l $(GOMODS))" || { gofmt -l $(GOMODS); echo "gofmt: files above need formatting"; exit 1; }

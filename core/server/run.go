@@ -116,6 +116,16 @@ func (h *socketHolder) find(proto, host string, port int) (*sr.Socket, bool) {
 // serve starts the modules and transports, and runs until SIGTERM/SIGINT.
 func serve(f *flavor.Flavor, loaded *Loaded, opts *Options, log *slog.Logger, holder *socketHolder) int {
 	p := &loaded.Params
+	stopProfiles, err := startProfiles()
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	defer func() {
+		if err := stopProfiles(); err != nil {
+			log.Error("cannot write profile", "error", err)
+		}
+	}()
 	srv, err := NewServer(f, loaded, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -124,6 +134,7 @@ func serve(f *flavor.Flavor, loaded *Loaded, opts *Options, log *slog.Logger, ho
 	holder.tp.Store(srv.tp)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	startGCTuner(ctx)
 	if err := srv.Start(ctx); err != nil {
 		log.Error("cannot start", "error", err)
 		srv.Stop()

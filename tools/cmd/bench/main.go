@@ -32,10 +32,14 @@ import (
 // memEvery is the period of the memory samplers.
 const memEvery = 100 * time.Millisecond
 
+// bisectRounds bounds the bisection after the first failed rate.
+const bisectRounds = 2
+
 // options are the command line of the harness.
 type options struct {
 	Root        string
 	Ours        string
+	Baseline    string
 	Kamailio    string
 	KamModules  string
 	Sipp        string
@@ -52,6 +56,7 @@ type options struct {
 	Retry       bool
 	Bisect      bool
 	WarmupCalls int
+	Pprof       string
 }
 
 // allScenarios is the default -scenarios list, in run order.
@@ -81,22 +86,24 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var scen, rates string
 	fs.StringVar(&o.Root, "root", "", "the source tree (default: the folder holding go.work, from the working folder up)")
 	fs.StringVar(&o.Ours, "ours", "", "our server binary (default ROOT/build/kamailio/sbin/kamailio)")
+	fs.StringVar(&o.Baseline, "baseline", "", "another build of our server to run beside it (e.g. before a change), reported as \"baseline\" with the ratio ours / baseline")
 	fs.StringVar(&o.Kamailio, "kamailio", "/usr/sbin/kamailio", "Kamailio 5.6 binary to compare with; \"none\" to skip")
 	fs.StringVar(&o.KamModules, "kamailio-modules", "/usr/lib/x86_64-linux-gnu/kamailio/modules", "Kamailio's module folder (-L)")
 	fs.StringVar(&o.Sipp, "sipp", "sipp", "sipp binary")
 	fs.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, in this order")
-	fs.StringVar(&rates, "rates", "500,1000,1500,2000,2500,3000,3500,4000,5000,6000,7000,8000,10000,12000", "call rates (per second) of the steps")
-	fs.DurationVar(&o.Step, "step", 4*time.Second, "duration of one step (calls = rate × step)")
-	fs.DurationVar(&o.Settle, "settle", time.Second, "pause after each step, inside its CPU measurement")
+	fs.StringVar(&rates, "rates", "500,1000,2000,3000,4000,5000,6000,8000,10000,12000", "call rates (per second) of the steps")
+	fs.DurationVar(&o.Step, "step", 2*time.Second, "duration of one step (calls = rate × step)")
+	fs.DurationVar(&o.Settle, "settle", 500*time.Millisecond, "pause after each step, inside its CPU measurement")
 	fs.IntVar(&o.Children, "children", 2, "children= of both servers (our worker pool is 4 goroutines per child; Kamailio forks one process per child)")
 	fs.IntVar(&o.Contacts, "contacts", 100000, "contacts registered by the memory scenario")
 	fs.IntVar(&o.MemRate, "memrate", 0, "REGISTER rate of the memory scenario (0: 70 % of the lower zero-failure rate of the register scenario, at most 4000)")
 	fs.StringVar(&o.Out, "out", "", "report file (default ROOT/build/bench/report.md)")
-	fs.DurationVar(&o.Budget, "budget", 9*time.Minute+30*time.Second, "stop stepping up when the run has taken this long")
+	fs.DurationVar(&o.Budget, "budget", 8*time.Minute+30*time.Second, "time for the whole run, shared between the scenarios (a scenario stops stepping up when its share is spent)")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke test: one 1-second step at 50 calls/s of each scenario, no retry, no bisection, no memory scenario")
 	fs.BoolVar(&o.Retry, "retry", true, "run a failed step once more before calling the rate failed (the machine may be shared)")
 	fs.BoolVar(&o.Bisect, "bisect", true, "after the first failed rate, try the rate halfway between it and the last good one")
 	fs.IntVar(&o.WarmupCalls, "warmup", 200, "calls of the warm-up run before the steps (not measured)")
+	fs.StringVar(&o.Pprof, "pprof", "", "write CPU and allocation profiles of our server, one pair per scenario, to this folder (the profiler costs CPU: figures of such a run are not comparable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -150,11 +157,14 @@ type harness struct {
 	ports    ports
 	started  time.Time
 	deadline time.Time
-	runs     int
-	progress io.Writer
-	notes    []string
-	results  []*scenarioResult
-	memory   *memoryResult
+	// scenDeadline is the end of the running scenario's share of the
+	// budget (see share).
+	scenDeadline time.Time
+	runs         int
+	progress     io.Writer
+	notes        []string
+	results      []*scenarioResult
+	memory       *memoryResult
 }
 
 // run executes the harness and writes the report.
@@ -194,7 +204,13 @@ func run(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	if err := os.MkdirAll(h.workDir, 0o755); err != nil {
 		return err
 	}
-	h.impls = append(h.impls, ours(o.Ours))
+	h.impls = append(h.impls, ours(oursName, o.Ours))
+	if o.Baseline != "" {
+		if _, err := os.Stat(o.Baseline); err != nil {
+			return fmt.Errorf("-baseline: %w", err)
+		}
+		h.impls = append(h.impls, ours(baselineName, o.Baseline))
+	}
 	switch {
 	case o.Kamailio == "" || o.Kamailio == "none":
 		h.note("Kamailio 5.6: not compared (-kamailio none).")
@@ -209,10 +225,11 @@ func run(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	for _, s := range scenarios() {
 		byKey[s.Key] = s
 	}
-	for _, key := range o.Scenarios {
+	for i, key := range o.Scenarios {
 		if ctx.Err() != nil {
 			break
 		}
+		h.scenDeadline = h.share(o.Scenarios[i:])
 		if key == "memory" {
 			h.memory = h.runMemory(ctx)
 			continue
@@ -229,6 +246,49 @@ func run(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	fmt.Fprint(stdout, report)
 	fmt.Fprintf(progress, "report written to %s (%s)\n", o.Out, time.Since(h.started).Round(time.Second))
 	return ctx.Err()
+}
+
+// share returns the deadline of the first of the scenarios left to run:
+// the time left, less what the memory scenario needs if it is still to
+// come, split between the others by weight (the number of series they
+// step up: 1 for the ceiling, one per server for the rest). A scenario
+// that ends early leaves its time to the ones after it.
+func (h *harness) share(left []string) time.Time {
+	now := time.Now()
+	if left[0] == "memory" {
+		return h.deadline
+	}
+	rest := h.deadline.Sub(now)
+	weight, first := 0, 0
+	for i, k := range left {
+		w := len(h.impls)
+		switch k {
+		case "memory":
+			rest -= h.memoryNeed()
+			continue
+		case "ceiling":
+			w = 1
+		}
+		if i == 0 {
+			first = w
+		}
+		weight += w
+	}
+	if weight == 0 || rest <= 0 {
+		return now
+	}
+	return now.Add(rest * time.Duration(first) / time.Duration(weight))
+}
+
+// memoryNeed is the time set aside for the memory scenario: filling one
+// server at 2000/s (or -memrate) and starting it, for each server.
+func (h *harness) memoryNeed() time.Duration {
+	rate := h.opts.MemRate
+	if rate == 0 {
+		rate = 2000
+	}
+	fill := time.Duration(float64(h.opts.Contacts) / float64(rate) * float64(time.Second))
+	return time.Duration(len(h.impls)) * (fill + 10*time.Second)
 }
 
 func (h *harness) note(s string) {
@@ -334,20 +394,23 @@ func (h *harness) runScenario(ctx context.Context, sc *scenario) *scenarioResult
 			if s.done || ctx.Err() != nil {
 				continue
 			}
-			if time.Now().Add(h.opts.Step + 3*time.Second).After(h.deadline) {
+			if time.Now().Add(h.opts.Step + 3*time.Second).After(h.scenDeadline) {
 				s.done, s.budget = true, true
 				continue
 			}
 			h.stepSeries(ctx, sc, s, rate)
 		}
 	}
-	if h.opts.Bisect {
+	// Bisection: narrow the gap between the last good and the first
+	// failed rate to a tenth of the good one, at most bisectRounds tries.
+	for round := 0; h.opts.Bisect && round < bisectRounds; round++ {
 		for _, s := range all {
 			if s.FailedAt == 0 || s.MaxOK == 0 || ctx.Err() != nil || s.budget {
 				continue
 			}
 			mid := (s.MaxOK + s.FailedAt) / 2 / 100 * 100
-			if mid <= s.MaxOK || mid >= s.FailedAt || time.Now().Add(h.opts.Step+3*time.Second).After(h.deadline) {
+			if s.FailedAt-s.MaxOK <= s.MaxOK/10 || mid <= s.MaxOK || mid >= s.FailedAt ||
+				time.Now().Add(h.opts.Step+3*time.Second).After(h.scenDeadline) {
 				continue
 			}
 			s.done = false
@@ -396,7 +459,15 @@ func (h *harness) prepare(ctx context.Context, sc *scenario, s *series) error {
 		if err != nil {
 			return err
 		}
-		srv, err := startServer(s.im, s.dir, filepath.Join(h.benchDir, sc.Cfg), port, max(sc.ShmMB, 64), defines)
+		var env []string
+		if h.opts.Pprof != "" && s.im.Name == oursName {
+			if err := os.MkdirAll(h.opts.Pprof, 0o755); err != nil {
+				return err
+			}
+			base := filepath.Join(h.opts.Pprof, sc.Key)
+			env = []string{"SIPROUTER_CPUPROFILE=" + base + "-cpu.pprof", "SIPROUTER_MEMPROFILE=" + base + "-allocs.pprof"}
+		}
+		srv, err := startServer(s.im, s.dir, filepath.Join(h.benchDir, sc.Cfg), port, max(sc.ShmMB, 64), defines, env)
 		if err != nil {
 			return err
 		}

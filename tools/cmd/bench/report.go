@@ -27,7 +27,7 @@ func (h *harness) report() string {
 	fmt.Fprintf(&b, "- Load generator: %s\n", firstLineMatching(o.Sipp, "-v", "SIPp"))
 	fmt.Fprintf(&b, "- Settings: children=%d for both servers; steps of %s (calls = rate × %s), rates %s; a step fails on any failed call or retransmission%s%s.\n",
 		o.Children, o.Step, o.Step, joinInts(o.Rates), map[bool]string{true: " and is run once more before the rate counts as failed", false: ""}[o.Retry],
-		map[bool]string{true: "; then the rate halfway between the last good and the first failed one is tried", false: ""}[o.Bisect])
+		map[bool]string{true: fmt.Sprintf("; then up to %d rates halfway between the last good and the first failed one are tried", bisectRounds), false: ""}[o.Bisect])
 	if o.Quick {
 		fmt.Fprintf(&b, "- Quick mode (smoke test): the figures mean nothing.\n")
 	}
@@ -48,7 +48,7 @@ func (h *harness) report() string {
 			continue
 		}
 		common := commonRate(r.Series)
-		var ratio [2]*series
+		byName := map[string]*series{}
 		for _, s := range r.Series {
 			if s.Err != nil && len(s.Steps) == 0 {
 				fmt.Fprintf(&b, "| %s | %s | error: %s | | | |\n", r.Sc.Key, s.Name, oneLine(s.Err.Error()))
@@ -66,27 +66,12 @@ func (h *harness) report() string {
 				mem = fmt.Sprintf("%.1f", s.PeakMB)
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Sc.Key, s.Name, rateText(s), cpu, mem, resp)
-			switch s.Name {
-			case "ours":
-				ratio[0] = s
-			case "kamailio 5.6":
-				ratio[1] = s
-			}
+			byName[s.Name] = s
 		}
-		if a, k := ratio[0], ratio[1]; a != nil && k != nil {
-			rr, cr, mr := "–", "–", "–"
-			if a.MaxOK > 0 && k.MaxOK > 0 {
-				rr = fmt.Sprintf("**%.2f**", float64(a.MaxOK)/float64(k.MaxOK))
+		for _, other := range []string{kamailioName, baselineName} {
+			if a, k := byName[oursName], byName[other]; a != nil && k != nil {
+				fmt.Fprintf(&b, "| %s | %s / %s | %s |\n", r.Sc.Key, oursName, other, ratioRow(a, k, common))
 			}
-			sa, oka := a.at(common)
-			sk, okk := k.at(common)
-			if oka && okk && sk.CPUPer1000() > 0 {
-				cr = fmt.Sprintf("**%.2f**", sa.CPUPer1000()/sk.CPUPer1000())
-			}
-			if a.PeakMB > 0 && k.PeakMB > 0 {
-				mr = fmt.Sprintf("%.2f", a.PeakMB/k.PeakMB)
-			}
-			fmt.Fprintf(&b, "| %s | ours / kamailio | %s | %s | %s | |\n", r.Sc.Key, rr, cr, mr)
 		}
 	}
 
@@ -107,9 +92,9 @@ func (h *harness) report() string {
 			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %.1f | %.3f |\n", s.Name, s.Contacts, s.Failed, s.BaseMB, s.AfterMB, s.PeakMB, s.CPUPer1000)
 			switch s.Name {
-			case "ours":
+			case oursName:
 				mo = s
-			case "kamailio 5.6":
+			case kamailioName:
 				mk = s
 			}
 		}
@@ -143,6 +128,31 @@ func (h *harness) report() string {
 		fmt.Fprintln(&b)
 	}
 	return b.String()
+}
+
+// ratioRow is the rate, CPU, memory and p99 columns of the ratio a / k
+// (CPU and p99 at the common rate).
+func ratioRow(a, k *series, common int) string {
+	rr, cr, mr, pr := "–", "–", "–", "–"
+	if a.MaxOK > 0 && k.MaxOK > 0 {
+		rr = fmt.Sprintf("**%.2f**", float64(a.MaxOK)/float64(k.MaxOK))
+	}
+	sa, oka := a.at(common)
+	sk, okk := k.at(common)
+	if oka && okk && sk.CPUPer1000() > 0 {
+		cr = fmt.Sprintf("**%.2f** (%d/s)", sa.CPUPer1000()/sk.CPUPer1000(), common)
+	}
+	if a.PeakMB > 0 && k.PeakMB > 0 {
+		mr = fmt.Sprintf("%.2f", a.PeakMB/k.PeakMB)
+	}
+	if oka && okk {
+		// sipp's resolution is a millisecond: a 0 has no ratio.
+		pr = fmt.Sprintf("p99 %s / %s ms (%d/s)", fmtMS(sa.Run.P99), fmtMS(sk.Run.P99), common)
+		if sa.Run.P99 > 0 && sk.Run.P99 > 0 {
+			pr = fmt.Sprintf("%.2f (%s)", sa.Run.P99/sk.Run.P99, pr)
+		}
+	}
+	return strings.Join([]string{rr, cr, mr, pr}, " | ")
 }
 
 // commonRate is the highest rate that every series of a scenario passed

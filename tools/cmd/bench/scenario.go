@@ -100,7 +100,7 @@ const authUsers = 2000
 // accounts, and writes the matching sipp injection file.
 func setupAuthDB(ctx context.Context, h *harness, d *dbKind, im *impl, dir string) (*scenarioEnv, error) {
 	var scripts []string
-	if im.Name == "ours" {
+	if im.Ours {
 		sd := filepath.Join(dir, "schema")
 		if out, err := exec.CommandContext(ctx, im.Bin, "--dump-schema", sd).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("%s --dump-schema: %w: %s", im.Bin, err, out)

@@ -12,10 +12,20 @@ import (
 	"time"
 )
 
-// impl is a SIP server under test: ours or Debian's Kamailio.
+// Names of the servers in the report.
+const (
+	oursName     = "ours"
+	baselineName = "baseline"
+	kamailioName = "kamailio 5.6"
+)
+
+// impl is a SIP server under test: ours (or a baseline build of ours) or
+// Debian's Kamailio.
 type impl struct {
-	// Name is the column header of the report: "ours", "kamailio 5.6".
+	// Name is the column header of the report (oursName, ...).
 	Name string
+	// Ours is set for a build of this project (ours or the baseline).
+	Ours bool
 	// Bin is the binary.
 	Bin string
 	// Version is what -v/-V printed (first line).
@@ -25,10 +35,10 @@ type impl struct {
 	args func(cfg, rundir string, shmMB int, defines []string) []string
 }
 
-// ours is this project's kamailio binary.
-func ours(bin string) *impl {
+// ours is a kamailio binary of this project, under a name.
+func ours(name, bin string) *impl {
 	return &impl{
-		Name: "ours", Bin: bin, Version: firstLine(bin, "-V"),
+		Name: name, Ours: true, Bin: bin, Version: firstLine(bin, "-V"),
 		args: func(cfg, _ string, _ int, defines []string) []string {
 			a := []string{"-DD", "-E", "-f", cfg}
 			for _, d := range defines {
@@ -44,7 +54,7 @@ func ours(bin string) *impl {
 // of private memory per process.
 func kamailio56(bin, modDir string) *impl {
 	return &impl{
-		Name: "kamailio 5.6", Bin: bin, Version: firstLine(bin, "-v"),
+		Name: kamailioName, Bin: bin, Version: firstLine(bin, "-v"),
 		args: func(cfg, rundir string, shmMB int, defines []string) []string {
 			a := []string{"-DD", "-E", "-f", cfg, "-L", modDir, "-Y", rundir,
 				"-m", strconv.Itoa(shmMB), "-M", "8"}
@@ -74,16 +84,16 @@ type running struct {
 	mem  *memSampler
 }
 
-// startServer starts impl with a scenario config and waits until its UDP
-// port is bound.
-func startServer(im *impl, dir, cfg string, port, shmMB int, defines []string) (*running, error) {
+// startServer starts impl with a scenario config and environment and
+// waits until its UDP port is bound.
+func startServer(im *impl, dir, cfg string, port, shmMB int, defines, env []string) (*running, error) {
 	rundir := filepath.Join(dir, "run")
 	if err := os.MkdirAll(rundir, 0o755); err != nil {
 		return nil, err
 	}
 	defines = append([]string{"LISTEN_PORT=" + strconv.Itoa(port)}, defines...)
 	name := strings.ReplaceAll(im.Name, " ", "-")
-	p, err := startBackground(name, dir, im.Bin, im.args(cfg, rundir, shmMB, defines), nil)
+	p, err := startBackground(name, dir, im.Bin, im.args(cfg, rundir, shmMB, defines), env)
 	if err != nil {
 		return nil, err
 	}
