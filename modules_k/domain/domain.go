@@ -97,13 +97,10 @@ func (m *domainMod) Configure(env *module.ConfigEnv) error {
 		return err
 	}
 	m.url = url
-	if !dbmod.ValidName(m.DomainTable) {
-		return fmt.Errorf("domain_table %q is not a table name", m.DomainTable)
+	if err := dbmod.CheckTable("domain_table", m.DomainTable); err != nil {
+		return err
 	}
-	if !dbmod.ValidName(m.DomainCol) {
-		return fmt.Errorf("domain_col %q is not a column name", m.DomainCol)
-	}
-	return nil
+	return dbmod.CheckColumns("domain_col", m.DomainCol)
 }
 
 // Init opens the database, checks the table's version and, in db_mode 1,
@@ -143,8 +140,7 @@ func (m *domainMod) reload(ctx context.Context) (int, error) {
 	if m.db == nil {
 		return 0, errors.New("no database")
 	}
-	q := m.db.Dialect().Quote
-	rows, err := m.db.Query(ctx, "SELECT "+q(m.DomainCol)+" FROM "+q(m.DomainTable))
+	rows, err := m.db.Query(ctx, dbmod.Select(m.db.Dialect(), m.DomainTable, []string{m.DomainCol}, nil))
 	if err != nil {
 		return 0, fmt.Errorf("load table %s: %w", m.DomainTable, err)
 	}

@@ -197,7 +197,9 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ params, want string }{
 		{`modparam("domain", "db_mode", 2)`, "above the maximum"},
 		{`modparam("domain", "db_url", "sqlite:///tmp/x.db")
-modparam("domain", "domain_table", "x; DROP")`, "not a table name"},
+modparam("domain", "domain_table", "x; DROP")`, `domain_table "x; DROP" is not a table name`},
+		{`modparam("domain", "db_url", "sqlite:///tmp/x.db")
+modparam("domain", "domain_col", "1st")`, `domain_col "1st" is not a column name`},
 		{`modparam("domain", "db_url", "nosuch://x/y")`, "unknown database scheme"},
 		{``, "db_url is not set"},
 	} {

@@ -130,8 +130,8 @@ func (m *uriDB) Configure(env *module.ConfigEnv) error {
 			m.table = "uri"
 		}
 	}
-	if !dbmod.ValidName(m.table) {
-		return fmt.Errorf("db_table %q is not a table name", m.table)
+	if err := dbmod.CheckTable("db_table", m.table); err != nil {
+		return err
 	}
 	if err := dbmod.CheckColumns(
 		"user_column", m.UserColumn, "domain_column", m.DomainColumn,
@@ -212,9 +212,8 @@ func (m *uriDB) checkUser(c *sr.Ctx, uri *sip.Uri) int {
 		c.Log.Error("uri_db: no database (db_url is empty)")
 		return codeNoDB
 	}
-	q := m.db.Dialect().Quote
-	found, err := m.exists("SELECT "+q(m.UserColumn)+" FROM "+q(m.table)+" WHERE "+q(m.UserColumn)+" = ? AND "+
-		q(m.DomainColumn)+" = ? AND "+q(m.URIUserColumn)+" = ? LIMIT 1", au.User, au.Realm, uri.User)
+	found, err := m.exists(dbmod.Select(m.db.Dialect(), m.table, []string{m.UserColumn},
+		[]string{m.UserColumn, m.DomainColumn, m.URIUserColumn}), au.User, au.Realm, uri.User)
 	if err != nil {
 		c.Log.Error("uri_db: query failed", "table", m.table, "error", err)
 		return codeDBError
@@ -236,18 +235,15 @@ func (m *uriDB) doesURIExist(c *sr.Ctx, _ []any) int {
 		c.Log.Error("uri_db: does_uri_exist: no database (db_url is empty)")
 		return codeNoDB
 	}
-	q := m.db.Dialect().Quote
 	col := m.UserColumn
 	if m.UseURITable {
 		col = m.URIUserColumn
 	}
-	query := "SELECT " + q(col) + " FROM " + q(m.table) + " WHERE " + q(col) + " = ?"
-	args := []any{c.Req.Recipient.User}
+	where, args := []string{col}, []any{c.Req.Recipient.User}
 	if m.UseDomain {
-		query += " AND " + q(m.DomainColumn) + " = ?"
-		args = append(args, c.Req.Recipient.Host)
+		where, args = append(where, m.DomainColumn), append(args, c.Req.Recipient.Host)
 	}
-	found, err := m.exists(query+" LIMIT 1", args...)
+	found, err := m.exists(dbmod.Select(m.db.Dialect(), m.table, []string{col}, where), args...)
 	if err != nil {
 		c.Log.Error("uri_db: query failed", "table", m.table, "error", err)
 		return codeDBError
@@ -258,9 +254,10 @@ func (m *uriDB) doesURIExist(c *sr.Ctx, _ []any) int {
 	return 1
 }
 
+// exists runs a SELECT of one column and tells whether it found a row.
 func (m *uriDB) exists(query string, args ...any) (bool, error) {
 	var s sql.NullString
-	err := m.db.QueryRow(context.Background(), query, args...).Scan(&s)
+	err := m.db.QueryRow(context.Background(), query+" LIMIT 1", args...).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

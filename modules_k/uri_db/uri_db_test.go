@@ -136,6 +136,20 @@ modparam("uri_db", "db_url", 1)
 	}
 }
 
+func TestNameErrors(t *testing.T) {
+	for _, tc := range []struct{ params, want string }{
+		{`modparam("uri_db", "db_table", "u r i")`, `db_table "u r i" is not a table name`},
+		{`modparam("uri_db", "use_uri_table", 1)
+modparam("uri_db", "uriuser_column", "uri-user")`, `uriuser_column "uri-user" is not a column name`},
+	} {
+		_, err := siptest.LoadErr(t, "loadmodule \"db_sqlite.so\"\nloadmodule \"uri_db.so\"\n"+
+			"modparam(\"uri_db\", \"db_url\", \"sqlite:///tmp/x.db\")\n"+tc.params+"\n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.params, err, tc.want)
+		}
+	}
+}
+
 func TestWrongVersion(t *testing.T) {
 	for _, tc := range []struct {
 		param, table string

@@ -153,16 +153,11 @@ func (m *Domain) Configure(env *module.ConfigEnv) error {
 		return err
 	}
 	m.url = url
-	for _, p := range []struct{ name, v string }{
-		{"domain_table", m.DomainTable}, {"domain_col", m.DomainCol}, {"did_col", m.DIDCol}, {"flags_col", m.FlagsCol},
-		{"domattr_table", m.DomAttrTable}, {"domattr_did", m.DomAttrDID}, {"domattr_name", m.DomAttrName},
-		{"domattr_type", m.DomAttrType}, {"domattr_value", m.DomAttrValue}, {"domattr_flags", m.DomAttrFlags},
-	} {
-		if err := serattr.CheckIdent(p.name, p.v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return serattr.CheckIdents(
+		"domain_table", m.DomainTable, "domain_col", m.DomainCol, "did_col", m.DIDCol, "flags_col", m.FlagsCol,
+		"domattr_table", m.DomAttrTable, "domattr_did", m.DomAttrDID, "domattr_name", m.DomAttrName,
+		"domattr_type", m.DomAttrType, "domattr_value", m.DomAttrValue, "domattr_flags", m.DomAttrFlags,
+	)
 }
 
 // Init opens the database, checks the tables' versions and, with the
@@ -193,8 +188,6 @@ func (m *Domain) Destroy() {
 	dbmod.Close(&m.db)
 }
 
-func (m *Domain) q(s string) string { return m.db.Dialect().Quote(s) }
-
 // reload reads the tables into a new cache and swaps it in; on error the
 // old cache stays.
 func (m *Domain) reload(ctx context.Context) (int, error) {
@@ -212,8 +205,7 @@ func (m *Domain) reload(ctx context.Context) (int, error) {
 }
 
 func (m *Domain) load(ctx context.Context) (*cache, error) {
-	q := m.q
-	rows, err := m.db.Query(ctx, "SELECT "+q(m.DIDCol)+", "+q(m.DomainCol)+", "+q(m.FlagsCol)+" FROM "+q(m.DomainTable))
+	rows, err := m.db.Query(ctx, dbmod.Select(m.db.Dialect(), m.DomainTable, []string{m.DIDCol, m.DomainCol, m.FlagsCol}, nil))
 	if err != nil {
 		return nil, fmt.Errorf("load table %s: %w", m.DomainTable, err)
 	}
@@ -257,9 +249,7 @@ func (m *Domain) load(ctx context.Context) (*cache, error) {
 
 // loadAttrs reads domain_attrs into the entries of byDID.
 func (m *Domain) loadAttrs(ctx context.Context, byDID map[string]*entry) error {
-	q := m.q
-	rows, err := m.db.Query(ctx, "SELECT "+q(m.DomAttrDID)+", "+q(m.DomAttrName)+", "+q(m.DomAttrType)+", "+
-		q(m.DomAttrValue)+", "+q(m.DomAttrFlags)+" FROM "+q(m.DomAttrTable))
+	rows, err := m.db.Query(ctx, dbmod.Select(m.db.Dialect(), m.DomAttrTable, append([]string{m.DomAttrDID}, m.attrColumns()...), nil))
 	if err != nil {
 		return fmt.Errorf("load table %s: %w", m.DomAttrTable, err)
 	}
@@ -281,6 +271,11 @@ func (m *Domain) loadAttrs(ctx context.Context, byDID map[string]*entry) error {
 		return fmt.Errorf("load table %s: %w", m.DomAttrTable, err)
 	}
 	return nil
+}
+
+// attrColumns are the domain_attrs columns scanAttr reads after the did.
+func (m *Domain) attrColumns() []string {
+	return []string{m.DomAttrName, m.DomAttrType, m.DomAttrValue, m.DomAttrFlags}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -334,7 +329,7 @@ func (m *Domain) find(ctx context.Context, host string) (*entry, error) {
 	if m.db == nil {
 		return nil, errors.New("no database")
 	}
-	q := m.q
+	q := m.db.Dialect().Quote
 	var did sql.NullString
 	var flags sql.NullInt64
 	err := m.db.QueryRow(ctx, "SELECT "+q(m.DIDCol)+", "+q(m.FlagsCol)+" FROM "+q(m.DomainTable)+
@@ -353,8 +348,7 @@ func (m *Domain) find(ctx context.Context, host string) (*entry, error) {
 	}
 	e := &entry{did: did.String, names: []nameFlags{{host, int(flags.Int64)}}, attrs: []attr{{"did", sr.StrVal(did.String)}}}
 	if m.LoadDomainAttrs == 1 {
-		rows, err := m.db.Query(ctx, "SELECT "+q(m.DomAttrName)+", "+q(m.DomAttrType)+", "+q(m.DomAttrValue)+", "+
-			q(m.DomAttrFlags)+" FROM "+q(m.DomAttrTable)+" WHERE "+q(m.DomAttrDID)+" = ?", did.String)
+		rows, err := m.db.Query(ctx, dbmod.Select(m.db.Dialect(), m.DomAttrTable, m.attrColumns(), []string{m.DomAttrDID}), did.String)
 		if err != nil {
 			return nil, fmt.Errorf("query table %s: %w", m.DomAttrTable, err)
 		}
@@ -373,6 +367,20 @@ func (m *Domain) find(ctx context.Context, host string) (*entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// Bind returns the domain module to the Init of a module that lists
+// modules_s/domain in its Deps (uri_db, avp_db).
+func Bind(env *module.InitEnv) (*Domain, error) {
+	dep, err := env.Dep("modules_s/domain")
+	if err != nil {
+		return nil, err
+	}
+	dom, ok := dep.(*Domain)
+	if !ok {
+		return nil, errors.New("modules_s/domain does not offer the domain API")
+	}
+	return dom, nil
 }
 
 // DID returns the domain id of a host: ok is false when the host is not a

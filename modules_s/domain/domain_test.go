@@ -258,6 +258,8 @@ func TestConfigErrors(t *testing.T) {
 		{`modparam("domain", "db_mode", 2)`, "above the maximum"},
 		{`modparam("domain", "db_url", "sqlite:///tmp/x.db")
 modparam("domain", "did_col", "did; DROP")`, "not a valid table or column name"},
+		{`modparam("domain", "db_url", "sqlite:///tmp/x.db")
+modparam("domain", "domattr_flags", "f g")`, `domattr_flags "f g" is not a valid table or column name`},
 		{``, "db_url is not set"},
 		{`modparam("domain", "db_url", "sqlite:///tmp/x.db")
 route { lookup_domain("$fu", "@from.uri.host"); }`, `"$fu" is not a group of attributes`},
