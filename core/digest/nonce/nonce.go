@@ -16,6 +16,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"hash"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -132,7 +135,7 @@ type Config struct {
 
 // Nonces issues and checks nonces. It is safe for concurrent use.
 type Nonces struct {
-	mac, bind  []byte
+	mac, bind  keyedHash
 	expire     int64
 	maxDrift   int64
 	nonceCount bool
@@ -153,7 +156,7 @@ func New(cfg Config) *Nonces {
 		return h.Sum(nil)
 	}
 	n := &Nonces{
-		mac: d(cfg.Label + " nonce mac"), bind: d(cfg.Label + " nonce binding"),
+		mac: newKeyedHash(d(cfg.Label + " nonce mac")), bind: newKeyedHash(d(cfg.Label + " nonce binding")),
 		expire: int64(cfg.Expire / time.Second), maxDrift: int64(cfg.MaxDrift / time.Second),
 		nonceCount: cfg.NonceCount, oneTime: cfg.OneTime, now: cfg.Now,
 	}
@@ -200,14 +203,14 @@ func (n *Nonces) make(c *sr.Ctx, checks Checks) (string, info) {
 	ni := info{issued: now, expires: now + n.expire, checks: checks & allChecks}
 	binary.BigEndian.PutUint32(raw[0:4], uint32(ni.issued))
 	binary.BigEndian.PutUint32(raw[4:8], uint32(ni.expires))
-	copy(raw[8:16], RandomBytes(8))
+	_, _ = rand.Read(raw[8:16]) // never fails since Go 1.24
 	ni.id = binary.BigEndian.Uint64(raw[8:16])
 	raw[16] = byte(ni.checks)
 	ni.bind = n.binding(c, ni.checks)
 	copy(raw[17:25], ni.bind[:])
-	m := hmac.New(sha256.New, n.mac)
-	m.Write(raw[:macOff])
-	copy(raw[macOff:], m.Sum(nil))
+	var sum [sha256.Size]byte
+	n.mac.sum(sum[:0], raw[:macOff])
+	copy(raw[macOff:], sum[:])
 	return base64.RawURLEncoding.EncodeToString(raw[:]), ni
 }
 
@@ -224,9 +227,9 @@ func (n *Nonces) parse(s string) (info, bool) {
 	if err != nil || l != rawLen {
 		return ni, false
 	}
-	m := hmac.New(sha256.New, n.mac)
-	m.Write(raw[:macOff])
-	if !hmac.Equal(m.Sum(nil)[:rawLen-macOff], raw[macOff:]) {
+	var sum [sha256.Size]byte
+	n.mac.sum(sum[:0], raw[:macOff])
+	if !hmac.Equal(sum[:rawLen-macOff], raw[macOff:]) {
 		return ni, false
 	}
 	ni.issued = int64(binary.BigEndian.Uint32(raw[0:4]))
@@ -289,13 +292,14 @@ func (n *Nonces) binding(c *sr.Ctx, checks Checks) [8]byte {
 	if checks == 0 || c.Req == nil {
 		return out
 	}
-	h := hmac.New(sha256.New, n.bind)
+	h := n.bind.get()
+	defer n.bind.put(h)
 	h.Write([]byte{byte(checks)})
 	part := func(s string) {
 		var l [4]byte
 		binary.BigEndian.PutUint32(l[:], uint32(len(s)))
 		h.Write(l[:])
-		h.Write([]byte(s))
+		io.WriteString(h, s)
 	}
 	req := c.Req
 	if checks&RURI != 0 {
@@ -327,6 +331,34 @@ func (n *Nonces) binding(c *sr.Ctx, checks Checks) [8]byte {
 			part(ct.Value())
 		}
 	}
-	copy(out[:], h.Sum(nil))
+	var sum [sha256.Size]byte
+	copy(out[:], h.Sum(sum[:0]))
 	return out
+}
+
+// keyedHash hands out HMAC-SHA256 states for one key from a pool: making
+// one costs two SHA-256 states and the padded key, on every challenge
+// and every authenticated request otherwise.
+type keyedHash struct{ pool *sync.Pool }
+
+func newKeyedHash(key []byte) keyedHash {
+	return keyedHash{pool: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// get returns a reset HMAC state; put returns it to the pool.
+func (k keyedHash) get() hash.Hash {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	return h
+}
+
+func (k keyedHash) put(h hash.Hash) { k.pool.Put(h) }
+
+// sum appends the HMAC of data to dst.
+func (k keyedHash) sum(dst, data []byte) []byte {
+	h := k.get()
+	h.Write(data)
+	dst = h.Sum(dst)
+	k.put(h)
+	return dst
 }
