@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sip-router.org/core/db"
+	"sip-router.org/core/db/dbtest/legacytest"
 	"sip-router.org/core/db/schema"
 	"sip-router.org/modules_k/usrloc"
 )
@@ -22,53 +23,11 @@ var cols1001 = []string{"username", "domain", "contact", "received", "expires", 
 // (username, domain, contact): the only identity a 1001 table has.
 func readTable(t *testing.T, ctx context.Context, d *db.DB, table string, cols []string) map[string]map[string]string {
 	t.Helper()
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = d.Dialect().Quote(c)
-	}
-	rows, err := d.Query(ctx, "SELECT "+strings.Join(q, ", ")+" FROM "+d.Dialect().Quote(table))
-	if err != nil {
-		t.Fatalf("read %s: %v", table, err)
-	}
-	defer rows.Close()
 	out := map[string]map[string]string{}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		row := map[string]string{}
-		for i, v := range vals {
-			row[cols[i]] = render(v)
-		}
+	for _, row := range legacytest.ReadRows(t, ctx, d, table, cols) {
 		out[row["username"]+"|"+row["domain"]+"|"+row["contact"]] = row
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
 	return out
-}
-
-func render(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "NULL"
-	case []byte:
-		return strconv.Quote(string(x))
-	case string:
-		return strconv.Quote(x)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339)
-	case float32:
-		return strconv.FormatFloat(float64(x), 'g', 6, 32)
-	case float64:
-		return strconv.FormatFloat(x, 'g', 6, 32)
-	}
-	return fmt.Sprint(v)
 }
 
 const migrationRows = 300
