@@ -19,6 +19,48 @@ type pool struct {
 	sqldb   *sql.DB
 	refs    int // guarded by poolsMu
 	retries atomic.Uint64
+
+	// embedded: statements run on the caller's goroutine and are
+	// prepared once (Settings.Embedded).
+	embedded bool
+	stmts    sync.Map // query text → *sql.Stmt
+	nstmts   atomic.Int32
+}
+
+// prepared returns the kept statement of query q, preparing it on first
+// use, or nil when the pool keeps none (not embedded, or MaxPrepared
+// reached). A statement that fails to prepare is not kept; its error is
+// the one running it would give.
+func (p *pool) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if !p.embedded {
+		return nil, nil
+	}
+	if st, ok := p.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	if p.nstmts.Load() >= MaxPrepared {
+		return nil, nil
+	}
+	st, err := p.sqldb.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := p.stmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	p.nstmts.Add(1)
+	return st, nil
+}
+
+// close closes the kept statements, then the pool.
+func (p *pool) close() error {
+	p.stmts.Range(func(k, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		p.stmts.Delete(k)
+		return true
+	})
+	return p.sqldb.Close()
 }
 
 var (
@@ -136,7 +178,7 @@ func acquire(u *URL, drv Driver, maintenance bool) (*pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pool{key: key, url: u, drv: drv, sqldb: sqldb, refs: 1}
+	p := &pool{key: key, url: u, drv: drv, sqldb: sqldb, refs: 1, embedded: drv.Settings().Embedded}
 	pools[key] = p
 	return p, nil
 }
@@ -155,7 +197,7 @@ func (d *DB) Close() error {
 	}
 	poolsMu.Unlock()
 	if last {
-		return d.p.sqldb.Close()
+		return d.p.close()
 	}
 	return nil
 }
@@ -213,8 +255,13 @@ func (d *DB) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 // as the context is done: a driver that does not give up when the
 // context ends (a server frozen mid-reply) cannot hold the caller beyond
 // the timeout. An abandoned op finishes in the background, and release
-// frees what it returns then.
-func await[T any](ctx context.Context, op func() (T, error), release func(T)) (T, error) {
+// frees what it returns then. An embedded database ends its statements
+// with their context, so its op runs on the caller's goroutine, without
+// the hand-off to another one and back.
+func await[T any](d *DB, ctx context.Context, op func() (T, error), release func(T)) (T, error) {
+	if d.p.embedded {
+		return op()
+	}
 	done := make(chan result[T], 1)
 	go func() {
 		v, err := op()
@@ -242,7 +289,7 @@ type result[T any] struct {
 // retry runs op within ctx, and again on a lost connection.
 func retry[T any](d *DB, ctx context.Context, what string, op func() (T, error), release func(T)) (T, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := await(ctx, op, release)
+		v, err := await(d, ctx, op, release)
 		if err == nil {
 			return v, nil
 		}
@@ -338,7 +385,31 @@ func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	ctx, cancel := d.ctx(ctx)
 	defer cancel()
 	q, args := d.Dialect().Rebind(query), normArgs(args)
-	return retry(d, ctx, "exec", func() (sql.Result, error) { return d.p.sqldb.ExecContext(ctx, q, args...) }, nil)
+	return retry(d, ctx, "exec", func() (sql.Result, error) { return d.exec(ctx, q, args) }, nil)
+}
+
+// exec runs a statement once, prepared when the pool keeps statements.
+func (d *DB) exec(ctx context.Context, q string, args []any) (sql.Result, error) {
+	st, err := d.p.prepared(ctx, q)
+	switch {
+	case err != nil:
+		return nil, err
+	case st != nil:
+		return st.ExecContext(ctx, args...)
+	}
+	return d.p.sqldb.ExecContext(ctx, q, args...)
+}
+
+// query is exec for a statement that returns rows.
+func (d *DB) query(ctx context.Context, q string, args []any) (*sql.Rows, error) {
+	st, err := d.p.prepared(ctx, q)
+	switch {
+	case err != nil:
+		return nil, err
+	case st != nil:
+		return st.QueryContext(ctx, args...)
+	}
+	return d.p.sqldb.QueryContext(ctx, q, args...)
 }
 
 // Rows is the result of Query. Close it (defer rows.Close()): that also
@@ -362,7 +433,7 @@ func closeRows(r *sql.Rows) { _ = r.Close() }
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
 	ctx, cancel := d.ctx(ctx)
 	q, args := d.Dialect().Rebind(query), normArgs(args)
-	rows, err := retry(d, ctx, "query", func() (*sql.Rows, error) { return d.p.sqldb.QueryContext(ctx, q, args...) }, closeRows)
+	rows, err := retry(d, ctx, "query", func() (*sql.Rows, error) { return d.query(ctx, q, args) }, closeRows)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -453,7 +524,7 @@ func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	ctx, cancel := t.d.ctx(ctx)
 	defer cancel()
 	q, args := t.Dialect().Rebind(query), normArgs(args)
-	res, err := await(ctx, func() (sql.Result, error) { return t.tx.ExecContext(ctx, q, args...) }, nil)
+	res, err := await(t.d, ctx, func() (sql.Result, error) { return t.tx.ExecContext(ctx, q, args...) }, nil)
 	if err != nil && ctx.Err() != nil {
 		err = t.d.timeoutErr(ctx, err)
 	}
@@ -464,7 +535,7 @@ func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
 	ctx, cancel := t.d.ctx(ctx)
 	q, args := t.Dialect().Rebind(query), normArgs(args)
-	rows, err := await(ctx, func() (*sql.Rows, error) { return t.tx.QueryContext(ctx, q, args...) }, closeRows)
+	rows, err := await(t.d, ctx, func() (*sql.Rows, error) { return t.tx.QueryContext(ctx, q, args...) }, closeRows)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = t.d.timeoutErr(ctx, err)
@@ -486,7 +557,7 @@ func (t *Tx) end(op func() error) error {
 	defer t.cancel()
 	ctx, cancel := t.d.ctx(context.Background())
 	defer cancel()
-	_, err := await(ctx, func() (struct{}, error) { return struct{}{}, op() }, nil)
+	_, err := await(t.d, ctx, func() (struct{}, error) { return struct{}{}, op() }, nil)
 	if err != nil && ctx.Err() != nil {
 		err = t.d.timeoutErr(ctx, err)
 	}

@@ -47,7 +47,18 @@ type Settings struct {
 	// Retries is how many times a statement runs again when the
 	// connection was lost (0: never).
 	Retries int
+	// Embedded says that the database runs inside the process (SQLite):
+	// its statements end when their context does, so they run on the
+	// caller's goroutine rather than on one of their own (see await),
+	// and the statements of DB.Exec and DB.Query are prepared once and
+	// kept (up to MaxPrepared of them per pool).
+	Embedded bool
 }
+
+// MaxPrepared bounds the statements a pool of an embedded database keeps
+// prepared: statements beyond it run unprepared, so a caller that builds
+// its SQL text from values cannot grow the cache without end.
+const MaxPrepared = 256
 
 // DefaultTimeout is the statement timeout when a driver gives none.
 const DefaultTimeout = 2 * time.Second

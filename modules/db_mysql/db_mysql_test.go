@@ -136,3 +136,7 @@ func TestSettings(t *testing.T) {
 		t.Errorf("defaults: %+v", s)
 	}
 }
+
+func BenchmarkQueryRow(b *testing.B) {
+	dbtest.BenchQueryRow(b, dbtest.MySQL.NewDatabase(b, "srtest_"))
+}

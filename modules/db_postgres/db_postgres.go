@@ -125,17 +125,21 @@ var urlParams = map[string]bool{"sslrootcert": true, "sslcert": true, "sslkey": 
 // The port defaults to 5432. sslmode is "disable" unless the URL names
 // one (lib/pq's own default may change between versions, so it is always
 // set); connect_timeout is the timeout parameter; the session's time zone
-// is UTC, as the times stored. URL parameters: sslmode, sslrootcert,
+// is UTC, as the times stored; binary_parameters makes lib/pq send a
+// statement with its arguments in one round trip (Parse, Bind and Execute
+// together) instead of two (Parse first, then Bind and Execute), as
+// Kamailio's db_postgres sends one query per statement. URL parameters: sslmode, sslrootcert,
 // sslcert, sslkey, application_name, search_path, and socket (the folder
 // of the server's Unix socket, instead of TCP).
 func DSN(u *db.URL, o Options) (string, error) {
 	kv := map[string]string{
-		"host":            u.Host,
-		"port":            strconv.Itoa(DefaultPort),
-		"dbname":          u.Database,
-		"sslmode":         "disable",
-		"connect_timeout": strconv.Itoa(o.Timeout),
-		"timezone":        "UTC",
+		"host":              u.Host,
+		"port":              strconv.Itoa(DefaultPort),
+		"dbname":            u.Database,
+		"sslmode":           "disable",
+		"connect_timeout":   strconv.Itoa(o.Timeout),
+		"timezone":          "UTC",
+		"binary_parameters": "yes",
 	}
 	if u.Port != 0 {
 		kv["port"] = strconv.Itoa(u.Port)

@@ -76,11 +76,11 @@ func TestDSN(t *testing.T) {
 	o := dbpostgres.DefaultOptions
 	cases := []dbtest.URLCase{
 		{URL: "postgres://kamailio:kamailiorw@localhost/kamailio",
-			Want: "connect_timeout='2' dbname='kamailio' host='localhost' password='kamailiorw' port='5432' sslmode='disable' timezone='UTC' user='kamailio'"},
+			Want: "binary_parameters='yes' connect_timeout='2' dbname='kamailio' host='localhost' password='kamailiorw' port='5432' sslmode='disable' timezone='UTC' user='kamailio'"},
 		{URL: "pgsql://u:it's\\x@[::1]:6543/k?sslmode=verify-full&sslrootcert=/etc/ca.pem",
-			Want: `connect_timeout='2' dbname='k' host='::1' password='it\'s\\x' port='6543' sslmode='verify-full' sslrootcert='/etc/ca.pem' timezone='UTC' user='u'`},
+			Want: `binary_parameters='yes' connect_timeout='2' dbname='k' host='::1' password='it\'s\\x' port='6543' sslmode='verify-full' sslrootcert='/etc/ca.pem' timezone='UTC' user='u'`},
 		{URL: "postgresql://db.example.org/k?socket=/run/postgresql&application_name=sr",
-			Want: "application_name='sr' connect_timeout='2' dbname='k' host='/run/postgresql' port='5432' sslmode='disable' timezone='UTC'"},
+			Want: "application_name='sr' binary_parameters='yes' connect_timeout='2' dbname='k' host='/run/postgresql' port='5432' sslmode='disable' timezone='UTC'"},
 		{URL: "postgres://u@h/k?sslmode=sometimes", Err: `sslmode="sometimes"`},
 		{URL: "postgres://u@h/k?socket=tmp", Err: "not an absolute path"},
 		{URL: "postgres://u@h/k?tls=true", Err: "unknown parameter tls"},
@@ -127,4 +127,8 @@ func TestConnLost(t *testing.T) {
 		pgError("57014"), // query_canceled: a statement timeout
 		pgError("40001"), // serialization_failure
 	})
+}
+
+func BenchmarkQueryRow(b *testing.B) {
+	dbtest.BenchQueryRow(b, dbtest.Postgres.NewDatabase(b, "srtest_"))
 }

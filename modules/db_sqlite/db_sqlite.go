@@ -107,11 +107,13 @@ func (d *Driver) settings() (int, string) {
 }
 
 // Settings: the statement timeout covers the busy timeout (at least 2 s);
-// a local file has no connection to lose, so there are no retries.
+// a local file has no connection to lose, so there are no retries. The
+// database is embedded: statements run on the caller's goroutine and are
+// prepared once.
 func (d *Driver) Settings() db.Settings {
 	busy, _ := d.settings()
 	t := time.Duration(busy)*time.Millisecond + 500*time.Millisecond
-	return db.Settings{Timeout: max(t, db.DefaultTimeout)}
+	return db.Settings{Timeout: max(t, db.DefaultTimeout), Embedded: true}
 }
 
 // ConnLost: never, for a file.

@@ -148,3 +148,7 @@ func TestSuite(t *testing.T) {
 		},
 	})
 }
+
+func BenchmarkQueryRow(b *testing.B) {
+	dbtest.BenchQueryRow(b, "sqlite://"+filepath.Join(b.TempDir(), "bench.db"))
+}

@@ -47,7 +47,7 @@ var (
 // hex digits) through an admin connection, drops it at the end of the
 // test, and returns its URL. A server that cannot be reached is
 // Unavailable; one that refuses the database fails the test.
-func (s Server) NewDatabase(t *testing.T, prefix string) string {
+func (s Server) NewDatabase(t testing.TB, prefix string) string {
 	t.Helper()
 	a := s.openAdmin(t)
 	var b [6]byte
@@ -73,7 +73,7 @@ func (s Server) NewDatabase(t *testing.T, prefix string) string {
 // openAdmin opens the server's admin database, closed at the end of the
 // test (after the cleanups registered later, which may still use it). A
 // server that cannot be reached is Unavailable.
-func (s Server) openAdmin(t *testing.T) *db.DB {
+func (s Server) openAdmin(t testing.TB) *db.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
