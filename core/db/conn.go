@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,12 +14,13 @@ import (
 
 // pool is one *sql.DB shared by every handle opened on the same URL.
 type pool struct {
-	key     string
-	url     *URL
-	drv     Driver
-	sqldb   *sql.DB
-	refs    int // guarded by poolsMu
-	retries atomic.Uint64
+	key       string
+	url       *URL
+	drv       Driver
+	sqldb     *sql.DB
+	refs      int // guarded by poolsMu
+	retries   atomic.Uint64
+	conflicts atomic.Uint64
 
 	// embedded: statements run on the caller's goroutine and are
 	// prepared once (Settings.Embedded).
@@ -239,6 +241,10 @@ func (d *DB) SQL() *sql.DB { return d.p.sqldb }
 // connection.
 func (d *DB) Retried() uint64 { return d.p.retries.Load() }
 
+// Conflicts counts the statements and transactions of the pool that ran
+// again after a lost lock conflict.
+func (d *DB) Conflicts() uint64 { return d.p.conflicts.Load() }
+
 // ctx bounds a statement by the handle's timeout (or the caller's earlier
 // deadline).
 func (d *DB) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -286,9 +292,17 @@ type result[T any] struct {
 	err error
 }
 
-// retry runs op within ctx, and again on a lost connection.
+// ConflictRetries is how many times a statement or a transaction that
+// lost a lock conflict (Driver.Conflict: a deadlock, a serialization
+// failure) runs again, whatever the handle's Retries: the server undid
+// it, so running it again is always safe.
+const ConflictRetries = 3
+
+// retry runs op within ctx, and again on a lost connection (up to the
+// handle's Retries) or a lost lock conflict (up to ConflictRetries).
 func retry[T any](d *DB, ctx context.Context, what string, op func() (T, error), release func(T)) (T, error) {
-	for attempt := 0; ; attempt++ {
+	var lost, conflicts int
+	for {
 		v, err := await(d, ctx, op, release)
 		if err == nil {
 			return v, nil
@@ -296,23 +310,50 @@ func retry[T any](d *DB, ctx context.Context, what string, op func() (T, error),
 		if ctx.Err() != nil {
 			return v, d.timeoutErr(ctx, err)
 		}
-		if attempt >= d.retries || !d.connLost(err) {
-			return v, err
-		}
-		d.p.retries.Add(1)
-		d.log.Warn("database connection lost, retrying", "db", d.p.url.String(), "op", what,
-			"attempt", attempt+2, "error", scrub(err, d.p.url.Password))
-		if attempt > 0 {
+		var wait time.Duration
+		switch {
+		case d.connLost(err) && lost < d.retries:
+			lost++
+			d.p.retries.Add(1)
+			d.log.Warn("database connection lost, retrying", "db", d.p.url.String(), "op", what,
+				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
 			// The first retry is immediate (a fresh connection usually
 			// works); later ones give a restarting server a moment.
-			t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return v, d.timeoutErr(ctx, err)
-			case <-t.C:
-			}
+			wait = time.Duration(lost-1) * 100 * time.Millisecond
+		case d.p.drv.Conflict(err) && conflicts < ConflictRetries:
+			conflicts++
+			d.p.conflicts.Add(1)
+			d.log.Info("database lock conflict, running the statement again", "db", d.p.url.String(), "op", what,
+				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
+			wait = conflictPause(conflicts)
+		default:
+			return v, err
 		}
+		if err := pause(ctx, wait); err != nil {
+			return v, d.timeoutErr(ctx, err)
+		}
+	}
+}
+
+// conflictPause is the pause before the n-th new run after a lock
+// conflict: a few milliseconds, random, so that the two sides of a
+// deadlock do not meet again at once.
+func conflictPause(n int) time.Duration {
+	return time.Duration(1+rand.IntN(4*n)) * time.Millisecond
+}
+
+// pause waits for d, or less if ctx ends first (its error is returned).
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -579,29 +620,53 @@ func (t *Tx) Rollback() error {
 // WithTx runs fn in a transaction and commits it, or rolls it back when fn
 // returns an error (which WithTx returns). When the connection is lost
 // before the commit, the server has rolled the transaction back, and
-// WithTx runs fn again in a new one, up to the handle's Retries: fn must
-// therefore have no effect outside the transaction. A connection lost
-// during the commit is not retried: whether it committed is unknown.
+// WithTx runs fn again in a new one, up to the handle's Retries; when
+// the transaction lost a lock conflict (a deadlock, in fn or at the
+// commit), it runs again up to ConflictRetries times. fn must therefore
+// have no effect outside the transaction. A connection lost during the
+// commit is not retried: whether it committed is unknown.
 //
 // With SQLite (one connection), fn must use tx only: a statement on the
 // handle itself would wait for the connection fn holds, until its timeout.
 func (d *DB) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
-	for attempt := 0; ; attempt++ {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var lost, conflicts int
+	for {
 		tx, err := d.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		err = fn(tx)
-		if err == nil {
-			return tx.Commit()
+		if err = fn(tx); err == nil {
+			err = tx.Commit()
+			if err == nil || !d.p.drv.Conflict(err) {
+				return err
+			}
 		}
 		_ = tx.Rollback()
-		if attempt >= d.retries || (ctx != nil && ctx.Err() != nil) || !d.connLost(err) {
+		if ctx.Err() != nil {
 			return err
 		}
-		d.p.retries.Add(1)
-		d.log.Warn("database connection lost in a transaction, running it again", "db", d.p.url.String(),
-			"attempt", attempt+2, "error", scrub(err, d.p.url.Password))
+		var wait time.Duration
+		switch {
+		case d.connLost(err) && lost < d.retries:
+			lost++
+			d.p.retries.Add(1)
+			d.log.Warn("database connection lost in a transaction, running it again", "db", d.p.url.String(),
+				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
+		case d.p.drv.Conflict(err) && conflicts < ConflictRetries:
+			conflicts++
+			d.p.conflicts.Add(1)
+			d.log.Info("database lock conflict in a transaction, running it again", "db", d.p.url.String(),
+				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
+			wait = conflictPause(conflicts)
+		default:
+			return err
+		}
+		if perr := pause(ctx, wait); perr != nil {
+			return err
+		}
 	}
 }
 

@@ -30,26 +30,34 @@ func openFake(t *testing.T, url string) *db.DB {
 
 func TestRetries(t *testing.T) {
 	opErr := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	dl := deadlockErr{}
 	for _, tc := range []struct {
-		name    string
-		errs    []error
-		ok      bool
-		calls   int
-		retried uint64
+		name      string
+		errs      []error
+		ok        bool
+		calls     int
+		retried   uint64
+		conflicts uint64
 	}{
-		{"success", nil, true, 1, 0},
-		{"driver's lost connection retried", []error{lostErr{}}, true, 2, 1},
-		{"twice", []error{lostErr{}, lostErr{}}, true, 3, 2},
-		{"retries exhausted", []error{lostErr{}, lostErr{}, lostErr{}}, false, 3, 2},
-		{"unexpected EOF", []error{io.ErrUnexpectedEOF}, true, 2, 1},
-		{"connection reset", []error{opErr}, true, 2, 1},
-		{"wrapped", []error{fmt.Errorf("x: %w", lostErr{})}, true, 2, 1},
-		{"syntax error not retried", []error{errSyntax}, false, 1, 0},
-		{"lost then syntax", []error{lostErr{}, errSyntax}, false, 2, 1},
+		{"success", nil, true, 1, 0, 0},
+		{"driver's lost connection retried", []error{lostErr{}}, true, 2, 1, 0},
+		{"twice", []error{lostErr{}, lostErr{}}, true, 3, 2, 0},
+		{"retries exhausted", []error{lostErr{}, lostErr{}, lostErr{}}, false, 3, 2, 0},
+		{"unexpected EOF", []error{io.ErrUnexpectedEOF}, true, 2, 1, 0},
+		{"connection reset", []error{opErr}, true, 2, 1, 0},
+		{"wrapped", []error{fmt.Errorf("x: %w", lostErr{})}, true, 2, 1, 0},
+		{"syntax error not retried", []error{errSyntax}, false, 1, 0, 0},
+		{"lost then syntax", []error{lostErr{}, errSyntax}, false, 2, 1, 0},
+		// Lock conflicts have their own budget, beyond the handle's 2
+		// retries.
+		{"deadlock retried", []error{dl}, true, 2, 0, 1},
+		{"three deadlocks", []error{dl, dl, dl}, true, 4, 0, 3},
+		{"deadlocks exhausted", []error{dl, dl, dl, dl}, false, 4, 0, 3},
+		{"lost and deadlocks", []error{lostErr{}, dl, lostErr{}, dl}, true, 5, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := openFake(t, "fake://h/retries")
-			before := d.Retried()
+			before, conflicts0 := d.Retried(), d.Conflicts()
 			ctx, cancel := wait()
 			defer cancel()
 			for _, op := range []string{"exec", "query"} {
@@ -73,7 +81,10 @@ func TestRetries(t *testing.T) {
 				if got := d.Retried() - before; got != tc.retried {
 					t.Errorf("%s: %d retries counted, want %d", op, got, tc.retried)
 				}
-				before = d.Retried()
+				if got := d.Conflicts() - conflicts0; got != tc.conflicts {
+					t.Errorf("%s: %d conflicts counted, want %d", op, got, tc.conflicts)
+				}
+				before, conflicts0 = d.Retried(), d.Conflicts()
 			}
 		})
 	}
@@ -296,6 +307,24 @@ func TestWithTx(t *testing.T) {
 	})
 	if err != nil || runs != 2 {
 		t.Errorf("a transaction that lost its connection: %d runs, %v", runs, err)
+	}
+	// A deadlock runs the transaction again, up to ConflictRetries times,
+	// beyond the handle's retries.
+	runs = 0
+	err = d.WithTx(ctx, func(tx *db.Tx) error {
+		runs++
+		if runs <= db.ConflictRetries {
+			return fmt.Errorf("insert: %w", deadlockErr{})
+		}
+		return nil
+	})
+	if err != nil || runs != db.ConflictRetries+1 {
+		t.Errorf("a transaction that lost %d lock conflicts: %d runs, %v", db.ConflictRetries, runs, err)
+	}
+	runs = 0
+	err = d.WithTx(ctx, func(tx *db.Tx) error { runs++; return fmt.Errorf("insert: %w", deadlockErr{}) })
+	if !errors.As(err, new(deadlockErr)) || runs != db.ConflictRetries+1 {
+		t.Errorf("a transaction that always deadlocks: %d runs, %v", runs, err)
 	}
 	runs = 0
 	err = d.WithTx(ctx, func(tx *db.Tx) error { runs++; return errSyntax })

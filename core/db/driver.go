@@ -36,6 +36,11 @@ type Driver interface {
 	// Generic cases (driver.ErrBadConn, a reset or broken TCP connection,
 	// an unexpected EOF) are recognised by the core already.
 	ConnLost(err error) bool
+	// Conflict reports whether an error says the statement or its
+	// transaction lost a lock conflict with another one (a deadlock, a
+	// serialization failure, a lock wait that timed out): the server
+	// undid it, and running it again is safe and likely to succeed.
+	Conflict(err error) bool
 	// Settings are the statement defaults of new handles.
 	Settings() Settings
 }

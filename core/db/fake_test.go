@@ -45,6 +45,11 @@ type lostErr struct{}
 
 func (lostErr) Error() string { return "fake: connection was killed" }
 
+// deadlockErr is the fake's lock conflict (like MySQL's 1213).
+type deadlockErr struct{}
+
+func (deadlockErr) Error() string { return "fake: deadlock found" }
+
 var errSyntax = errors.New("fake: syntax error")
 
 func (f *fake) reset(errs ...error) {
@@ -94,6 +99,7 @@ func (f *fake) Schemes() []string                            { return []string{f
 func (f *fake) Dialect() *db.Dialect                         { return f.dialect }
 func (f *fake) Check(u *db.URL) error                        { return nil }
 func (f *fake) ConnLost(err error) bool                      { return errors.As(err, new(lostErr)) }
+func (f *fake) Conflict(err error) bool                      { return errors.As(err, new(deadlockErr)) }
 func (f *fake) Settings() db.Settings                        { return db.Settings{Retries: f.retries} }
 func (f *fake) Connect(context.Context) (driver.Conn, error) { return &fakeConn{f: f}, nil }
 func (f *fake) Driver() driver.Driver                        { return fakeSQLDriver{} }

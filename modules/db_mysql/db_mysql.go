@@ -220,6 +220,23 @@ func (d *Driver) ConnLost(err error) bool {
 	return false
 }
 
+// Server errors of a lost lock conflict.
+const (
+	erLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT
+	erLockDeadlock    = 1213 // ER_LOCK_DEADLOCK
+)
+
+// Conflict recognises a deadlock (1213: InnoDB rolled the transaction
+// back) and a lock wait timeout (1205: the statement was undone; the
+// layer rolls the rest of the transaction back before it runs again).
+func (d *Driver) Conflict(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == erLockDeadlock || me.Number == erLockWaitTimeout
+	}
+	return false
+}
+
 // logger sends the driver's own messages to the server log.
 type logger struct{}
 

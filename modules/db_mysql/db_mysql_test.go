@@ -125,6 +125,17 @@ func TestConnLost(t *testing.T) {
 	})
 }
 
+func TestConflict(t *testing.T) {
+	dbtest.CheckConflict(t, "mysql", []error{
+		&mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"},
+		fmt.Errorf("insert: %w", &mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}),
+	}, []error{
+		&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"},
+		&mysql.MySQLError{Number: 1927, Message: "Connection was killed"},
+		mysql.ErrInvalidConn,
+	})
+}
+
 func TestSettings(t *testing.T) {
 	siptest.Load(t, "loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"auto_reconnect\", 0)\nmodparam(\"db_mysql\", \"timeout_interval\", 3)\nroute { drop; }\n")
 	drv, _ := db.LookupDriver("mysql")

@@ -226,6 +226,16 @@ func (d *Driver) ConnLost(err error) bool {
 	return pe.Code.Class() == pqerror.ClassConnectionException
 }
 
+// Conflict recognises a deadlock (40P01) and a serialization failure
+// (40001): the server aborted the transaction.
+func (d *Driver) Conflict(err error) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == pqerror.TRDeadlockDetected || pe.Code == pqerror.TRSerializationFailure
+}
+
 // deadlineDialer gives each read and write of a connection a deadline.
 type deadlineDialer struct {
 	d           net.Dialer

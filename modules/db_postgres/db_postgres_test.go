@@ -129,6 +129,17 @@ func TestConnLost(t *testing.T) {
 	})
 }
 
+func TestConflict(t *testing.T) {
+	dbtest.CheckConflict(t, "postgres", []error{
+		pgError("40P01"), // deadlock_detected
+		pgError("40001"), // serialization_failure
+	}, []error{
+		pgError("23505"), // unique_violation
+		pgError("57P01"), // admin_shutdown: a lost connection, not a conflict
+		pgError("57014"), // query_canceled
+	})
+}
+
 func BenchmarkQueryRow(b *testing.B) {
 	dbtest.BenchQueryRow(b, dbtest.Postgres.NewDatabase(b, "srtest_"))
 }

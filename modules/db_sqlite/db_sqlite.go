@@ -119,6 +119,10 @@ func (d *Driver) Settings() db.Settings {
 // ConnLost: never, for a file.
 func (d *Driver) ConnLost(error) bool { return false }
 
+// Conflict: never. SQLite has one writer at a time; a statement waits for
+// the lock up to busy_timeout rather than being chosen as a victim.
+func (d *Driver) Conflict(error) bool { return false }
+
 // DSN is the modernc.org/sqlite data source name of a file: busy
 // timeout, journal mode, synchronous NORMAL (safe with WAL), foreign keys
 // off (Kamailio's tables declare none), times written as

@@ -21,6 +21,7 @@ func (drv) Dialect() *db.Dialect                { return db.SQLite }
 func (drv) Check(*db.URL) error                 { return nil }
 func (drv) Open(*db.URL, bool) (*sql.DB, error) { return nil, errors.New("not for opening") }
 func (drv) ConnLost(error) bool                 { return false }
+func (drv) Conflict(error) bool                 { return false }
 func (drv) Settings() db.Settings               { return db.Settings{} }
 
 func init() { db.RegisterDriver(drv{}) }

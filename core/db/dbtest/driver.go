@@ -188,18 +188,31 @@ func CheckURLCases(t *testing.T, cases []URLCase, conv func(*db.URL) (string, er
 // for each error of lost, false for each of kept.
 func CheckConnLost(t *testing.T, scheme string, lost, kept []error) {
 	t.Helper()
+	checkClass(t, scheme, "ConnLost", db.Driver.ConnLost, lost, kept)
+}
+
+// CheckConflict checks the Conflict of the driver of a URL scheme: true
+// for each error of conflict, false for each of other.
+func CheckConflict(t *testing.T, scheme string, conflict, other []error) {
+	t.Helper()
+	checkClass(t, scheme, "Conflict", db.Driver.Conflict, conflict, other)
+}
+
+// checkClass checks a classification of errors by a driver.
+func checkClass(t *testing.T, scheme, name string, class func(db.Driver, error) bool, yes, no []error) {
+	t.Helper()
 	drv, ok := db.LookupDriver(scheme)
 	if !ok {
 		t.Fatalf("%s scheme not registered", scheme)
 	}
 	for _, want := range []bool{true, false} {
-		errs := lost
+		errs := yes
 		if !want {
-			errs = kept
+			errs = no
 		}
 		for _, err := range errs {
-			if got := drv.ConnLost(err); got != want {
-				t.Errorf("ConnLost(%v) = %v, want %v", err, got, want)
+			if got := class(drv, err); got != want {
+				t.Errorf("%s(%v) = %v, want %v", name, err, got, want)
 			}
 		}
 	}

@@ -85,6 +85,7 @@ func Run(t *testing.T, b Backend) {
 	}
 	if b.Addr != "" {
 		t.Run("Outage", func(t *testing.T) { testOutage(t, b) })
+		t.Run("Deadlock", func(t *testing.T) { testDeadlock(t, b) })
 	}
 }
 
@@ -270,6 +271,70 @@ func testTx(t *testing.T, b Backend) {
 	rows.Close()
 	if strings.Join(names, ",") != "kept" {
 		t.Errorf("rows after a rolled back and a committed transaction: %q", names)
+	}
+}
+
+// testDeadlock runs two transactions that update two rows in opposite
+// orders, each waiting for the other to hold its first row: the server
+// picks one as the deadlock victim, and WithTx must run it again, so
+// both succeed and each leaves its mark on both rows.
+func testDeadlock(t *testing.T, b Backend) {
+	d := Open(t, b.NewDatabase(t))
+	ctx := bg(t)
+	if err := db.CreateTables(ctx, d, []*schema.Table{Subscriber()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"first", "second"} {
+		if _, err := d.Exec(ctx, "INSERT INTO subscriber (username, domain) VALUES (?, 'x')", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conflicts0 := d.Conflicts()
+	holding := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	errs := make(chan error, 2)
+	for side, order := range [2][2]string{{"first", "second"}, {"second", "first"}} {
+		go func() {
+			runs := 0
+			errs <- d.WithTx(ctx, func(tx *db.Tx) error {
+				runs++
+				// Each side writes a column of its own: the rows show
+				// whether both committed.
+				mark := fmt.Sprintf("by%d", side)
+				upd := "UPDATE subscriber SET " + [2]string{"ha1", "ha1b"}[side] + " = ? WHERE username = ?"
+				if _, err := tx.Exec(ctx, upd, mark, order[0]); err != nil {
+					return err
+				}
+				if runs == 1 {
+					// Both hold their first row before either asks for
+					// its second.
+					close(holding[side])
+					select {
+					case <-holding[1-side]:
+					case <-time.After(10 * time.Second):
+						return errors.New("the other transaction never took its first row")
+					}
+				}
+				_, err := tx.Exec(ctx, upd, mark, order[1])
+				return err
+			})
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("a transaction of the deadlock failed: %v", err)
+		}
+	}
+	if n := d.Conflicts() - conflicts0; n == 0 {
+		t.Error("no lock conflict was counted: the transactions did not deadlock")
+	}
+	for _, u := range []string{"first", "second"} {
+		var ha1, ha1b string
+		if err := d.QueryRow(ctx, "SELECT ha1, ha1b FROM subscriber WHERE username = ?", u).Scan(&ha1, &ha1b); err != nil {
+			t.Fatal(err)
+		}
+		if ha1 != "by0" || ha1b != "by1" {
+			t.Errorf("row %s has ha1 %q and ha1b %q, want by0 and by1 (both transactions)", u, ha1, ha1b)
+		}
 	}
 }
 
