@@ -40,13 +40,20 @@
 // up to the driver's Retries times, as Kamailio's db_mysql does on
 // CR_SERVER_GONE_ERROR; one that failed by itself never does. Like
 // Kamailio, a retried INSERT whose connection died after the server ran it
-// may run twice.
+// may run twice. A statement or a WithTx transaction that the server undid
+// for a lock conflict (Driver.Conflict: a deadlock, a serialization
+// failure) runs again up to ConflictRetries times, after a short random
+// pause, whatever Retries says.
 //
-// There is no prepared-statement cache: database/sql pools connections,
-// MySQL statements are interpolated client-side (one round trip), and
-// PostgreSQL uses unnamed statements. Tools that migrate or load big
-// tables open a separate maintenance pool (OpenWith, Options.Maintenance)
-// without I/O or statement timeouts.
+// Round trips: MySQL statements are interpolated client-side and
+// PostgreSQL statements go with their arguments in one message
+// (binary_parameters), one round trip each, with no statement kept on the
+// server. An embedded database (Settings.Embedded: SQLite) is different:
+// its statements end with their context, so they run on the caller's
+// goroutine, and DB.Exec and DB.Query keep them prepared (MaxPrepared per
+// pool). Tools that migrate or load big tables open a separate
+// maintenance pool (OpenWith, Options.Maintenance) without I/O or
+// statement timeouts.
 //
 // # Dialects and schemas
 //
