@@ -278,3 +278,34 @@ func TestTreeRoundTrip(t *testing.T) {
 		t.Errorf("round trip:\n%s\ngot %#v", b.String(), got)
 	}
 }
+
+// The runtime directory (/run/kamailio by default) may not exist on a
+// machine no package prepared: both servers make the missing directory
+// of their path instead of failing at start.
+func TestMissingRuntimeDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run", "kamailio")
+	sock := &SocketServer{Addr: "unix:" + filepath.Join(dir, "kamailio_ctl"), Access: Access{Mode: 0o600}, RPC: testRegistry(t)}
+	if err := sock.Start(); err != nil {
+		t.Fatalf("socket in a missing directory: %v", err)
+	}
+	t.Cleanup(sock.Close)
+	fifo := &FIFOServer{Path: filepath.Join(dir, "kamailio_fifo"), ReplyDir: dir, Access: Access{Mode: 0o600}, RPC: testRegistry(t)}
+	if err := fifo.Start(); err != nil {
+		t.Fatalf("fifo in a missing directory: %v", err)
+	}
+	t.Cleanup(fifo.Close)
+	got, err := CallSocket(sock.Addr, "core.uptime", nil, 2*time.Second)
+	if err != nil || got.(map[string]any)["uptime"] != float64(42) {
+		t.Fatalf("uptime over the socket: %#v, %v", got, err)
+	}
+	// A path under a regular file cannot be made: the error names the socket.
+	file := filepath.Join(t.TempDir(), "plain")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := &SocketServer{Addr: "unix:" + filepath.Join(file, "sub", "ctl"), RPC: testRegistry(t)}
+	if err := bad.Start(); err == nil || !strings.Contains(err.Error(), "control socket unix:"+file) {
+		bad.Close()
+		t.Fatalf("socket under a file: %v", err)
+	}
+}

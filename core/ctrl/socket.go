@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,11 @@ func (s *SocketServer) Start() error {
 				return fmt.Errorf("control socket %s: exists and is not a socket", where)
 			}
 			os.Remove(where)
+		} else if err := os.MkdirAll(filepath.Dir(where), 0o755); err != nil {
+			// As the FIFO does: the runtime directory (/run/<flavor>)
+			// lives on tmpfs and is gone after a reboot or on a machine
+			// where no package made it.
+			return fmt.Errorf("control socket %s: %w", s.Addr, err)
 		}
 		s.path = where
 	}
