@@ -101,7 +101,7 @@ func coreClasses() []*class {
 			return func(*sr.Ctx) sr.Value { return v }
 		}),
 		// Classes with an inner name.
-		hdrClass(), varClass(), avpClass(), shvClass(), timeClass(), selClass(), branchClass(),
+		hdrClass(), varClass(), avpClass(), shvClass(), timeClass(), tvClass(), selClass(), branchClass(),
 	}
 }
 
@@ -972,6 +972,46 @@ func timeClass() *class {
 		}
 		r := b.r
 		return func(*sr.Ctx) sr.Value { return sr.IntVal(part(r.now())) }, nil, nil
+	}}
+}
+
+// tvKey is the Ctx value under which $TV(s) and $TV(u) keep the time they
+// read first for a message.
+type tvKey struct{}
+
+// tvClass is $TV(name), the time of day to the microsecond, as Kamailio
+// names its parts: s and u are the seconds and microseconds of one
+// reading taken at the first use for a message (so they belong
+// together), sn and un read the clock at each use, and Sn is a fresh
+// reading as "seconds.microseconds".
+func tvClass() *class {
+	return &class{name: "TV", inner: innerNeed, build: func(b *build) (getFn, setFn, error) {
+		r := b.r
+		once := func(c *sr.Ctx) time.Time {
+			if t, ok := c.Value(tvKey{}).(time.Time); ok {
+				return t
+			}
+			t := r.now()
+			c.SetValue(tvKey{}, t)
+			return t
+		}
+		usec := func(t time.Time) int { return t.Nanosecond() / 1000 }
+		switch strings.TrimSpace(b.inner) {
+		case "s":
+			return func(c *sr.Ctx) sr.Value { return sr.IntVal(int(once(c).Unix())) }, nil, nil
+		case "u":
+			return func(c *sr.Ctx) sr.Value { return sr.IntVal(usec(once(c))) }, nil, nil
+		case "sn":
+			return func(*sr.Ctx) sr.Value { return sr.IntVal(int(r.now().Unix())) }, nil, nil
+		case "un":
+			return func(*sr.Ctx) sr.Value { return sr.IntVal(usec(r.now())) }, nil, nil
+		case "Sn":
+			return func(*sr.Ctx) sr.Value {
+				t := r.now()
+				return sr.StrVal(fmt.Sprintf("%d.%06d", t.Unix(), usec(t)))
+			}, nil, nil
+		}
+		return nil, nil, synErrf("%s: unknown time value %q (use s, u, sn, un or Sn)", b.text, b.inner)
 	}}
 }
 

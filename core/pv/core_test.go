@@ -1,9 +1,12 @@
 package pv
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"sip-router.org/core/digest"
@@ -210,6 +213,8 @@ func TestCorePVsNoMessage(t *testing.T) {
 		switch {
 		case cls.inner == innerNeed && name == "time":
 			text = "$time(sec)"
+		case cls.inner == innerNeed && name == "TV":
+			text = "$TV(s)"
 		case cls.inner == innerNeed && name == "sel":
 			text = "$sel(ruri)"
 		case cls.inner == innerNeed && name == "branch":
@@ -221,7 +226,7 @@ func TestCorePVsNoMessage(t *testing.T) {
 			s := mustParse(t, r, text, Kamailio)
 			v := s.Get(c)
 			switch name {
-			case "bf", "mf", "sf", "rc", "retcode", "?", "Ts", "TS", "pp", "var", "shv", "time":
+			case "bf", "mf", "sf", "rc", "retcode", "?", "Ts", "TS", "pp", "var", "shv", "time", "TV":
 				if v.K != sr.Int {
 					t.Errorf("%s = %s, want an int", text, show(v))
 				}
@@ -418,3 +423,29 @@ func TestHeaderValueAfterChange(t *testing.T) {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// $TV: s and u come from one reading per message, the n forms read the
+// clock each time.
+func TestTimeValue(t *testing.T) {
+	clock := time.Date(2010, 1, 11, 12, 30, 45, 123456789, time.UTC)
+	r := NewRegistry(Config{Start: clock, Now: func() time.Time {
+		clock = clock.Add(1500 * time.Millisecond)
+		return clock
+	}})
+	get := func(c *sr.Ctx, text string) sr.Value { return mustParse(t, r, text, Kamailio).Get(c) }
+	c := &sr.Ctx{}
+	s, u := get(c, "$TV(s)"), get(c, "$TV(u)")
+	checkValue(t, "$TV(s)", s, num(int(time.Date(2010, 1, 11, 12, 30, 46, 0, time.UTC).Unix())))
+	checkValue(t, "$TV(u)", u, num(623456))
+	checkValue(t, "$TV(s) again", get(c, "$TV(s)"), s)
+	checkValue(t, "$TV(u) again", get(c, "$TV(u)"), u)
+	// Each fresh reading advances the clock by 1.5 s.
+	checkValue(t, "$TV(sn)", get(c, "$TV(sn)"), num(s.I+2))
+	checkValue(t, "$TV(un)", get(c, "$TV(un)"), num(623456))
+	checkValue(t, "$TV(Sn)", get(c, "$TV(Sn)"), str(fmt.Sprintf("%d.123456", s.I+5)))
+	// Another message takes its own reading.
+	checkValue(t, "$TV(s), next message", get(&sr.Ctx{}, "$TV(s)"), num(s.I+6))
+	if _, err := r.Parse("$TV(x)", Kamailio); err == nil || !strings.Contains(err.Error(), "unknown time value") {
+		t.Errorf("$TV(x): %v", err)
+	}
+}

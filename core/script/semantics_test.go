@@ -189,6 +189,44 @@ route {
 	}
 }
 
+// Each forward variant sends to the protocol its name (or its URI) says,
+// with a Via of that transport.
+func TestForwardVariants(t *testing.T) {
+	for _, tc := range []struct{ call, dst, via string }{
+		{`forward("192.0.2.60", 5090)`, "udp:192.0.2.60:5090", "UDP"},
+		{`forward("tcp:192.0.2.60:5090")`, "tcp:192.0.2.60:5090", "TCP"},
+		{`forward_udp("192.0.2.61", 5091)`, "udp:192.0.2.61:5091", "UDP"},
+		{`forward_tcp("192.0.2.62", 5092)`, "tcp:192.0.2.62:5092", "TCP"},
+		{`forward_tls("192.0.2.63", 5093)`, "tls:192.0.2.63:5093", "TLS"},
+		{`send("192.0.2.64", 5094)`, "udp:192.0.2.64:5094", ""},
+		{`sethostport("192.0.2.65:5095"); forward_udp()`, "udp:192.0.2.65:5095", "UDP"},
+		{`sethp("192.0.2.66:5096"); forward_tcp()`, "tcp:192.0.2.66:5096", "TCP"},
+	} {
+		t.Run(tc.call, func(t *testing.T) {
+			s := siptest.NewScript(t, "route {\n\t"+tc.call+";\n}\n")
+			s.Run(t, invite)
+			sent := s.Core.Sent()
+			if len(sent) != 1 {
+				t.Fatalf("%d messages sent, want 1", len(sent))
+			}
+			if d := sent[0].Dst.String(); d != tc.dst {
+				t.Errorf("sent to %s, want %s", d, tc.dst)
+			}
+			vias := sent[0].Msg.GetHeaders("Via")
+			if tc.via == "" {
+				// send() passes the request on as it is, without a Via.
+				if len(vias) != 1 {
+					t.Errorf("send added a Via: %d Vias", len(vias))
+				}
+				return
+			}
+			if v := sent[0].Msg.Via(); len(vias) != 2 || v.Transport != tc.via {
+				t.Errorf("%d Vias, top transport %q, want 2 and %s", len(vias), v.Transport, tc.via)
+			}
+		})
+	}
+}
+
 // onsend_route sees the outgoing copy and can drop it.
 func TestOnsendRoute(t *testing.T) {
 	s := siptest.NewScript(t, `
