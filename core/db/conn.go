@@ -301,7 +301,9 @@ const ConflictRetries = 3
 // retry runs op within ctx, and again on a lost connection (up to the
 // handle's Retries) or a lost lock conflict (up to ConflictRetries).
 func retry[T any](d *DB, ctx context.Context, what string, op func() (T, error), release func(T)) (T, error) {
-	var lost, conflicts int
+	r := rerun{d: d, op: what, backoff: true,
+		lostMsg:     "database connection lost, retrying",
+		conflictMsg: "database lock conflict, running the statement again"}
 	for {
 		v, err := await(d, ctx, op, release)
 		if err == nil {
@@ -310,29 +312,61 @@ func retry[T any](d *DB, ctx context.Context, what string, op func() (T, error),
 		if ctx.Err() != nil {
 			return v, d.timeoutErr(ctx, err)
 		}
-		var wait time.Duration
-		switch {
-		case d.connLost(err) && lost < d.retries:
-			lost++
-			d.p.retries.Add(1)
-			d.log.Warn("database connection lost, retrying", "db", d.p.url.String(), "op", what,
-				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
-			// The first retry is immediate (a fresh connection usually
-			// works); later ones give a restarting server a moment.
-			wait = time.Duration(lost-1) * 100 * time.Millisecond
-		case d.p.drv.Conflict(err) && conflicts < ConflictRetries:
-			conflicts++
-			d.p.conflicts.Add(1)
-			d.log.Info("database lock conflict, running the statement again", "db", d.p.url.String(), "op", what,
-				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
-			wait = conflictPause(conflicts)
-		default:
+		wait, again := r.next(err)
+		if !again {
 			return v, err
 		}
 		if err := pause(ctx, wait); err != nil {
 			return v, d.timeoutErr(ctx, err)
 		}
 	}
+}
+
+// rerun decides, for one statement (retry) or one transaction (WithTx),
+// whether a failed run is followed by another: after a lost connection
+// up to the handle's Retries, after a lost lock conflict up to
+// ConflictRetries. It counts and logs each new run.
+type rerun struct {
+	d  *DB
+	op string // logged when set
+	// backoff: after the first new run for a lost connection, wait 100 ms
+	// more for each (statements; a transaction starts again at once).
+	backoff              bool
+	lostMsg, conflictMsg string
+	lost, conflicts      int
+}
+
+// next reports whether the run that failed with err is followed by
+// another, and the pause before it.
+func (r *rerun) next(err error) (wait time.Duration, again bool) {
+	d := r.d
+	switch {
+	case d.connLost(err) && r.lost < d.retries:
+		r.lost++
+		d.p.retries.Add(1)
+		d.log.Warn(r.lostMsg, r.logArgs(err)...)
+		if r.backoff {
+			// The first retry is immediate (a fresh connection usually
+			// works); later ones give a restarting server a moment.
+			wait = time.Duration(r.lost-1) * 100 * time.Millisecond
+		}
+		return wait, true
+	case d.p.drv.Conflict(err) && r.conflicts < ConflictRetries:
+		r.conflicts++
+		d.p.conflicts.Add(1)
+		d.log.Info(r.conflictMsg, r.logArgs(err)...)
+		return conflictPause(r.conflicts), true
+	}
+	return 0, false
+}
+
+// logArgs are the attributes of a new run's log line.
+func (r *rerun) logArgs(err error) []any {
+	args := []any{"db", r.d.p.url.String()}
+	if r.op != "" {
+		args = append(args, "op", r.op)
+	}
+	return append(args, "attempt", r.lost+r.conflicts+1, "error", scrub(err, r.d.p.url.Password))
 }
 
 // conflictPause is the pause before the n-th new run after a lock
@@ -632,7 +666,9 @@ func (d *DB) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var lost, conflicts int
+	r := rerun{d: d,
+		lostMsg:     "database connection lost in a transaction, running it again",
+		conflictMsg: "database lock conflict in a transaction, running it again"}
 	for {
 		tx, err := d.BeginTx(ctx, nil)
 		if err != nil {
@@ -648,20 +684,8 @@ func (d *DB) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		var wait time.Duration
-		switch {
-		case d.connLost(err) && lost < d.retries:
-			lost++
-			d.p.retries.Add(1)
-			d.log.Warn("database connection lost in a transaction, running it again", "db", d.p.url.String(),
-				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
-		case d.p.drv.Conflict(err) && conflicts < ConflictRetries:
-			conflicts++
-			d.p.conflicts.Add(1)
-			d.log.Info("database lock conflict in a transaction, running it again", "db", d.p.url.String(),
-				"attempt", lost+conflicts+1, "error", scrub(err, d.p.url.Password))
-			wait = conflictPause(conflicts)
-		default:
+		wait, again := r.next(err)
+		if !again {
 			return err
 		}
 		if perr := pause(ctx, wait); perr != nil {

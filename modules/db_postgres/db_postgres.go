@@ -128,9 +128,9 @@ var urlParams = map[string]bool{"sslrootcert": true, "sslcert": true, "sslkey": 
 // is UTC, as the times stored; binary_parameters makes lib/pq send a
 // statement with its arguments in one round trip (Parse, Bind and Execute
 // together) instead of two (Parse first, then Bind and Execute), as
-// Kamailio's db_postgres sends one query per statement. URL parameters: sslmode, sslrootcert,
-// sslcert, sslkey, application_name, search_path, and socket (the folder
-// of the server's Unix socket, instead of TCP).
+// Kamailio's db_postgres sends one query per statement. URL parameters:
+// sslmode, sslrootcert, sslcert, sslkey, application_name, search_path,
+// and socket (the folder of the server's Unix socket, instead of TCP).
 func DSN(u *db.URL, o Options) (string, error) {
 	kv := map[string]string{
 		"host":              u.Host,

@@ -13,6 +13,27 @@ import (
 	"sip-router.org/core/sr"
 )
 
+// benchScript loads auth_db on a fresh SQLite subscriber table, reading
+// the ha1 column (calculate_ha1=0) or the plain password (1), with route
+// as the body of the request route.
+func benchScript(b *testing.B, calc int, route string) *siptest.Script {
+	url := sqliteURL(b)
+	fillSubscriber(b, url)
+	col := map[int]string{0: "ha1", 1: "password"}[calc]
+	return siptest.NewScript(b, fmt.Sprintf(`
+loadmodule "sl.so"
+loadmodule "db_sqlite.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+modparam("auth_db", "db_url", "%s")
+modparam("auth_db", "calculate_ha1", %d)
+modparam("auth_db", "password_column", "%s")
+route {
+	%s
+}
+`, url, calc, col, route))
+}
+
 // BenchmarkAuthorizeFailure measures www_authorize (and the challenge
 // that follows) for an unknown user and for a known user with a wrong
 // password. The work is meant to be the same (one query, one HA1, one
@@ -23,21 +44,7 @@ import (
 func BenchmarkAuthorizeFailure(b *testing.B) {
 	for _, calc := range []int{0, 1} {
 		b.Run(fmt.Sprintf("calculate_ha1=%d", calc), func(b *testing.B) {
-			url := sqliteURL(b)
-			fillSubscriber(b, url)
-			col := map[int]string{0: "ha1", 1: "password"}[calc]
-			s := siptest.NewScript(b, fmt.Sprintf(`
-loadmodule "sl.so"
-loadmodule "db_sqlite.so"
-loadmodule "auth.so"
-loadmodule "auth_db.so"
-modparam("auth_db", "db_url", "%s")
-modparam("auth_db", "calculate_ha1", %d)
-modparam("auth_db", "password_column", "%s")
-route {
-	if (!www_authorize("", "subscriber")) { www_challenge("", "0"); }
-}
-`, url, calc, col))
+			s := benchScript(b, calc, `if (!www_authorize("", "subscriber")) { www_challenge("", "0"); }`)
 			base := `REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1
 From: <sip:USER@example.com>;tag=ft
@@ -98,22 +105,8 @@ CSeq: 1 REGISTER
 func BenchmarkAuthorizeSuccess(b *testing.B) {
 	for _, calc := range []int{0, 1} {
 		b.Run(fmt.Sprintf("calculate_ha1=%d", calc), func(b *testing.B) {
-			url := sqliteURL(b)
-			fillSubscriber(b, url)
-			col := map[int]string{0: "ha1", 1: "password"}[calc]
-			s := siptest.NewScript(b, fmt.Sprintf(`
-loadmodule "sl.so"
-loadmodule "db_sqlite.so"
-loadmodule "auth.so"
-loadmodule "auth_db.so"
-modparam("auth_db", "db_url", "%s")
-modparam("auth_db", "calculate_ha1", %d)
-modparam("auth_db", "password_column", "%s")
-route {
-	if (!www_authorize("", "subscriber")) { www_challenge("", "0"); exit; }
-	sl_send_reply("200", "OK");
-}
-`, url, calc, col))
+			s := benchScript(b, calc, `if (!www_authorize("", "subscriber")) { www_challenge("", "0"); exit; }
+	sl_send_reply("200", "OK");`)
 			reg := `REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1
 From: <sip:alice@example.com>;tag=ft
